@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .core import derive_seed, make_generator
+from .core import atomic_write, derive_seed, make_generator
 from .attention import FullAttention, LSHAttention, MAX_ROUNDS
 from .layers import (AbsolutePositionalEmbedding, AxialPositionalEncoding, Chunked, FeedForward, PreNorm,
                                    ReplayableSelfAttention, ResidualBlock, SinusoidalPositionalEncoding)
@@ -262,8 +262,9 @@ def _save_pretrained(self:LanguageModel, path:str|Path, # folder to write (creat
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     meta = dict(format=FORMAT, format_version=FORMAT_VERSION, model=type(self).__name__,
                 library_version=__version__, config=self.cfg.to_dict())
-    (path/'config.json').write_text(json.dumps(meta, indent=2))
-    save_model(self, str(path/'model.safetensors'), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
+    with atomic_write(path/'model.safetensors') as tmp:   # each file appears whole or not at all
+        save_model(self, str(tmp), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
+    with atomic_write(path/'config.json') as tmp: tmp.write_text(json.dumps(meta, indent=2))
     return path
 LanguageModel.save_pretrained = _save_pretrained
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 import numpy as np
 import torch
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['Tokenizer', 'ByteTokenizer', 'CharTokenizer', 'load_tokenizer']
@@ -197,14 +198,8 @@ _FORMAT_VERSION = 1  # bump when the JSON fields change meaning
 
 def _write_json_atomic(d:dict, path:str|Path) -> Path:
     "Write `d` as UTF-8 JSON to `path` through a temporary file and `os.replace`."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        tmp.write_text(json.dumps(d, ensure_ascii=False, indent=2) + '\n', encoding='utf-8')
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+    with atomic_write(path) as tmp: tmp.write_text(json.dumps(d, ensure_ascii=False, indent=2) + '\n', encoding='utf-8')
+    return Path(path)
 
 # %% ../nbs/01_tokenizers.ipynb #b4a6b794
 _TOKENIZERS = {'ByteTokenizer': ByteTokenizer, 'CharTokenizer': CharTokenizer}

@@ -19,6 +19,7 @@ from fastai.callback.core import Callback, CancelBatchException, CancelFitExcept
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import combined_cos
 from fastcore.foundation import L
+from .core import atomic_write
 from .data import IGNORE_INDEX
 from .attention import FullAttention, LSHAttention, SelfAttention, check_rounds
 
@@ -209,21 +210,14 @@ def atomic_save(obj, # anything `torch.save` takes
                 path:str|Path, # the final file
                ) -> Path:
     "`torch.save` to a temporary file in the same folder, then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+    with atomic_write(path) as tmp, open(tmp, 'wb') as f:
+        torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+    return Path(path)
 
 def atomic_write_text(text:str, path:str|Path) -> Path:
     "Write text to a temporary file, then rename it over `path`."
-    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try: tmp.write_text(text); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+    with atomic_write(path) as tmp: tmp.write_text(text)
+    return Path(path)
 
 # %% ../nbs/08_training.ipynb #7943ca3f
 def rng_state() -> dict:
