@@ -15,7 +15,7 @@ from fastai.callback.core import Callback, CancelBatchException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import find_bs
 from tqdm.auto import tqdm
-from .core import derive_seed
+from .core import atomic_write, derive_seed
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
@@ -161,8 +161,7 @@ def _write_splits(spec:ZipCorpus, src, root:Path, progress:bool):
         for s in SPLITS: os.replace(tmps[s], paths[s])
         info = {'name': spec.name, 'sha256': spec.sha256, 'n_bytes': spec.n_bytes,
                 'splits': {s: {'bytes': n, 'sha256': sha256_file(paths[s])} for s, n in zip(SPLITS, spec.splits)}}
-        man = root/'splits.json'; tmp = _partial(man)
-        tmp.write_text(json.dumps(info, indent=1)); os.replace(tmp, man)
+        with atomic_write(root/'splits.json') as tmp: tmp.write_text(json.dumps(info, indent=1))
     finally:
         for t in tmps.values(): t.unlink(missing_ok=True)
 
