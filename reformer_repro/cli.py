@@ -114,9 +114,11 @@ def train(experiment:Param("a named experiment, e.g. duplication-lsh2 (`reformer
          ):
     "Train a named experiment; print the compute estimate, progress and the results table."
     from reformer_repro.experiments import apply_overrides, get_experiment, run_experiment
+    from reformer_repro.training import finish_distributed
     cfg = apply_overrides(get_experiment(experiment, preset), _flat_sets(set))
     t0 = time.time()
     out = run_experiment(cfg, runs_dir, resume, budget, None if wandb == 'auto' else wandb, device, progress=not quiet)
+    finish_distributed()   # under torchrun: every process waits for the others before leaving
     if out['status'] == 'finished' and os.environ.get('RANK', '0') == '0':
         print(f"done in {time.time() - t0:.0f} s; run folder {out['run_dir']}")
     return out

@@ -31,7 +31,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'CKPT_FORMAT', 'PACKAGES', '
            'hashing_state', 'set_hashing_state', 'Checkpoint', 'restore_signals', 'config_diff', 'load_checkpoint',
            'CSVLog', 'TrainConfig', 'make_learner', 'check_writable', 'fit_run', 'attention_mode', 'evaluate',
            'wandb_mode', 'wandb_callbacks', 'git_info', 'package_versions', 'hardware', 'write_manifest',
-           'init_distributed', 'ShardBatch', 'wrap_ddp']
+           'init_distributed', 'ShardBatch', 'finish_distributed', 'wrap_ddp']
 
 # %% ../nbs/08_training.ipynb #3878b89c
 def masked_cross_entropy(logits:torch.Tensor, # (b, n, V) or (N, V)
@@ -683,6 +683,12 @@ class ShardBatch(Callback):
             raise ValueError(f'batch size {b} is not divisible by the {self.world} processes; use a batch size that is a multiple of {self.world}')
         self.learn.xb = tuple(x.chunk(self.world)[self.rank] for x in self.xb)
         self.learn.yb = tuple(y.chunk(self.world)[self.rank] for y in self.yb)
+
+def finish_distributed():
+    "Leave the process group cleanly: wait for every process, then tear it down (no-op without one)."
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # a process that exits while another still talks to it aborts the run
+        torch.distributed.destroy_process_group()
 
 def wrap_ddp(model:nn.Module) -> nn.Module:
     "`model` inside `DistributedDataParallel` when a process group is running, else unchanged."
