@@ -15,14 +15,14 @@ from fastai.callback.core import Callback, CancelBatchException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import find_bs
 from tqdm.auto import tqdm
-from .core import atomic_write, derive_seed
+from .core import IntegrityError, ReproError, atomic_write, derive_seed, sha256_file
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
-__all__ = ['ENWIK8', 'SPLITS', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'sha256_file', 'download',
-           'ZipCorpus', 'Corpus', 'prepare_zip_corpus', 'enwik8', 'text_corpus', 'encode_split', 'LMWindows',
-           'LMDataLoader', 'LMTiles', 'lm_dataloaders', 'DuplicationTask', 'duplication_dataloaders', 'LengthBatcher',
-           'pad_collate', 'BucketedDataLoader', 'DelayedStep']
+__all__ = ['ENWIK8', 'SPLITS', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'download', 'ZipCorpus', 'Corpus',
+           'prepare_zip_corpus', 'enwik8', 'text_corpus', 'encode_split', 'LMWindows', 'LMDataLoader', 'LMTiles',
+           'lm_dataloaders', 'DuplicationTask', 'duplication_dataloaders', 'LengthBatcher', 'pad_collate',
+           'BucketedDataLoader', 'DelayedStep']
 
 # %% ../nbs/02_data.ipynb #611c10c6
 def cache_dir(cache:str|Path|None=None, # a folder to use instead of the default
@@ -33,21 +33,11 @@ def cache_dir(cache:str|Path|None=None, # a folder to use instead of the default
     return Path(cache).expanduser()
 
 # %% ../nbs/02_data.ipynb #3f8c9535
-class ChecksumError(ValueError):
+class ChecksumError(IntegrityError):
     "A file's size or SHA-256 is not the expected one."
 
-class DownloadError(RuntimeError):
+class DownloadError(ReproError, RuntimeError):
     "A download failed or was incomplete."
-
-# %% ../nbs/02_data.ipynb #998f7733
-def sha256_file(path:str|Path, # the file to hash
-                chunk:int=1<<22, # bytes read at a time
-               ) -> str: # hex digest
-    "SHA-256 of a file, read in chunks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
 
 # %% ../nbs/02_data.ipynb #d801b30a
 def _partial(dest:Path) -> Path: return dest.with_name(f'{dest.name}.{os.getpid()}.partial')
