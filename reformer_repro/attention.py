@@ -4,17 +4,19 @@
 
 # %% ../nbs/03_attention.ipynb #3a623650
 from __future__ import annotations
-import math
+import contextlib, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
-from .core import derive_seed, make_generator
+from fastcore.basics import patch
+from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
-__all__ = ['MAX_ROUNDS', 'mask_values', 'check_mask', 'attention_bias', 'full_attention', 'bucket_factors', 'check_rounds',
-           'hash_buckets', 'look_around', 'sort_by_bucket', 'ChunkAttention', 'SortRows', 'UnsortRows', 'lsh_attention',
-           'meetings', 'LSHAttention', 'FullAttention', 'SelfAttention']
+__all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv', 'attention_bias',
+           'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_buckets', 'look_around',
+           'sort_by_bucket', 'ChunkAttention', 'SortRows', 'UnsortRows', 'lsh_attention', 'meetings', 'check_buckets',
+           'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -31,11 +33,52 @@ def check_mask(mask:torch.Tensor|None, # (b, n) bool, True for real tokens, or N
     "Refuse a padding mask of the wrong type or shape, naming the argument."
     if mask is None: return None
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"{name} must be a bool tensor of shape (b, n) = ({b}, {n}), True for real tokens; "
-                        f"got {getattr(mask, 'dtype', type(mask).__name__)}")
+        raise InputError(f"{name} must be a bool tensor of shape (b, n) = ({b}, {n}), True for real tokens; "
+                         f"got {getattr(mask, 'dtype', type(mask).__name__)}")
     if tuple(mask.shape) != (b, n):
-        raise ValueError(f"{name} must have shape (b, n) = ({b}, {n}), got {tuple(mask.shape)}")
+        raise InputError(f"{name} must have shape (b, n) = ({b}, {n}), got {tuple(mask.shape)}")
     return mask
+
+# %% ../nbs/03_attention.ipynb #eab9e264
+def check_prob(name:str, # the argument's name, for the message
+               p, # the value to check
+              ) -> float:
+    "A dropout probability in [0, 1), or an `InputError` naming `name`."
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise InputError(f"{name} must be a probability in [0, 1), got {p!r}")
+    return float(p)
+
+def _check_heads_tensor(name, t):
+    if not isinstance(t, torch.Tensor) or t.dim() != 4 or not t.is_floating_point():
+        what = f"{t.dtype} tensor of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+        raise InputError(f"{name} must be a floating-point tensor of shape (b, h, n, d), got a {what}")
+
+def check_qkv(q:torch.Tensor, # (b, h, n, d) queries, or shared query-keys
+              k:torch.Tensor|None, # (b, h, n, d) keys, or None under shared QK
+              v:torch.Tensor, # (b, h, n, d) values
+              mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+              shared_qk:bool=False, # keys are the normalised queries, so `k` must be None
+              names:tuple=('q', 'k', 'v'), # the arguments' names, for the messages
+             ) -> tuple[int, int, int, int]: # (b, h, n, d)
+    "Refuse attention inputs of the wrong kind, shape or dtype, naming the argument; return (b, h, n, d)."
+    qn, kn, vn = names
+    _check_heads_tensor(qn, q)
+    b, h, n, d = q.shape
+    if not (b and h and n and d):
+        raise InputError(f"{qn} must hold at least one example, head, position and dimension, got shape {tuple(q.shape)}")
+    if shared_qk and k is not None:
+        raise InputError(f"{kn} must be None under shared QK: the keys are the unit-normalised queries")
+    if not shared_qk:
+        if k is None: raise InputError(f"{kn} is required unless shared_qk=True")
+        _check_heads_tensor(kn, k)
+        if k.shape != q.shape or k.dtype != q.dtype:
+            raise InputError(f"{kn} must have the shape and dtype of {qn}, {tuple(q.shape)} {q.dtype}; got {tuple(k.shape)} {k.dtype}")
+    _check_heads_tensor(vn, v)
+    if v.shape != q.shape or v.dtype != q.dtype:
+        raise InputError(f"{vn} must have the shape and dtype of {qn}, (b, h, n, d) = {tuple(q.shape)} {q.dtype}, "
+                         f"got {tuple(v.shape)} {v.dtype}: one value per query, for every example and head")
+    check_mask(mask, b, n)
+    return b, h, n, d
 
 # %% ../nbs/03_attention.ipynb #589c87fd
 def attention_bias(n:int, # sequence length
@@ -55,6 +98,12 @@ def attention_bias(n:int, # sequence length
     if shared_qk: bias = bias.masked_fill(i[None, :] == i[:, None], own_v)
     return bias.masked_fill(bad, masked_v)                            # masked beats own
 
+# %% ../nbs/03_attention.ipynb #6e83b052
+def unit_keys(q:torch.Tensor, # (..., d) queries
+             ) -> torch.Tensor: # (..., d) unit vectors; zero rows stay zero
+    "Shared-QK keys k_j = q_j / ||q_j||, with a norm floor that is not zero in `q`'s dtype."
+    return F.normalize(q, dim=-1, eps=torch.finfo(q.dtype).tiny)
+
 # %% ../nbs/03_attention.ipynb #af057964
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
                    k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared_qk
@@ -66,12 +115,9 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
                    scale:float|None=None, # logit scale; default 1/sqrt(d)
                   ) -> torch.Tensor: # (b, h, n, d)
     "Softmax attention over all pairs, on torch's `scaled_dot_product_attention`."
-    b, h, n, d = q.shape
-    mask = check_mask(mask, b, n)
-    if shared_qk:
-        if k is not None: raise ValueError("k must be None when shared_qk=True: the keys are the normalised queries")
-        k = F.normalize(q, dim=-1)                                    # k_j = q_j / ||q_j||
-    elif k is None: raise ValueError("k is required unless shared_qk=True")
+    b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
+    dropout_p = check_prob('dropout_p', dropout_p)
+    if shared_qk: k = unit_keys(q)                                    # k_j = q_j / ||q_j||
     if not shared_qk and mask is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
     bias = attention_bias(n, causal, mask, shared_qk, q.dtype, q.device)  # (b|1, 1, n, n)
@@ -79,22 +125,26 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
 
 # %% ../nbs/03_attention.ipynb #9b1c5052
 MAX_ROUNDS = 64  # the paper uses 1 to 8; beyond this, rounds cost more than full attention at any length that fits
+MAX_BUCKETS = 2**31  # bucket counts (products of factors) above this overflow the (bucket, position) sort key
 
 def bucket_factors(n_buckets:int|tuple[int, ...], # buckets, or factors whose product is the bucket count
+                   name:str='n_buckets', # the argument's name, for the message
                   ) -> tuple[int, ...]:
-    "Check `n_buckets` (every factor even and >= 2) and return it as a tuple of factors."
-    fs = (n_buckets,) if isinstance(n_buckets, int) and not isinstance(n_buckets, bool) else tuple(n_buckets) if isinstance(n_buckets, (tuple, list)) else (n_buckets,)
+    "Check `n_buckets` (an even integer >= 2, or a tuple of them) and return it as a tuple of factors."
+    fs = tuple(n_buckets) if isinstance(n_buckets, (tuple, list)) else (n_buckets,)
+    if not fs: raise InputError(f"{name} must be an even integer >= 2 or a tuple of them, got {n_buckets!r}")
     for f in fs:
-        if isinstance(f, bool) or not isinstance(f, int) or f < 2 or f % 2:
-            raise ValueError(f"n_buckets must be an even integer >= 2 (or a tuple of them), got {n_buckets!r}: "
-                             "h(x) = argmax([xR; -xR]) always makes an even number of buckets")
-    return fs
+        check_int(name, f, 2)
+        if f % 2: raise InputError(f"{name} must be an even integer >= 2 (or a tuple of them), got {n_buckets!r}: "
+                                   "h(x) = argmax([xR; -xR]) always makes an even number of buckets")
+    if math.prod(fs) > MAX_BUCKETS: raise InputError(f"{name}={n_buckets!r} makes more than {MAX_BUCKETS} buckets")
+    return tuple(int(f) for f in fs)
 
-def check_rounds(n_rounds:int): # number of hash rounds
+def check_rounds(n_rounds:int, # number of hash rounds
+                 name:str='n_rounds', # the argument's name, for the message
+                ) -> int:
     "Refuse a number of hash rounds outside [1, MAX_ROUNDS]."
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or not 1 <= n_rounds <= MAX_ROUNDS:
-        raise ValueError(f"n_rounds must be an integer in [1, {MAX_ROUNDS}], got {n_rounds!r}")
-    return n_rounds
+    return check_int(name, n_rounds, 1, MAX_ROUNDS)
 
 # %% ../nbs/03_attention.ipynb #6c87258f
 def hash_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
@@ -104,11 +154,12 @@ def hash_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                 ) -> torch.Tensor: # (b, h, r, n) int64 buckets in [0, nb)
     "LSH buckets h(x) = argmax([xR; -xR]), with a fresh rotation R per example, head and round."
     fs, r = bucket_factors(n_buckets), check_rounds(n_rounds)
-    if isinstance(generator, int): generator = make_generator(generator, qk.device)
+    _check_heads_tensor('qk', qk)
+    if isinstance(generator, int) and not isinstance(generator, bool): generator = make_generator(generator, qk.device)
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or an integer seed, got {type(generator).__name__}")
+        raise InputError(f"generator must be a torch.Generator or an integer seed, got {type(generator).__name__}")
     b, h, n, d = qk.shape
-    R = torch.randn(b, h, r, d, sum(fs) // 2, generator=generator, device=qk.device)  # (b, h, r, d, nb/2)
+    R = torch.randn(b, h, r, d, sum(fs) // 2, generator=generator, device=qk.device, dtype=torch.float32)  # (b, h, r, d, nb/2)
     with torch.no_grad():
         rotated = torch.einsum('bhnd,bhrdk->bhrnk', qk.detach().float(), R)  # (b, h, r, n, nb/2)
         buckets, stride = torch.zeros((), dtype=torch.long, device=qk.device), 1
@@ -157,6 +208,7 @@ def _fold(xw:torch.Tensor, B:int, nc:int, c:int, before:int, after:int) -> torch
     out = xw[:, :, before].clone()
     for j in range(before + 1 + after):                               # the window's blocks, w = 2 by default
         o = j - before                                                 # block j holds chunk i + o
+        if abs(o) >= nc: continue                                      # beyond the round's chunks: masked slots only
         if o < 0: out[:, :nc + o] += xw[:, -o:, j]
         if o > 0: out[:, o:] += xw[:, :nc - o, j]
     return out
@@ -264,13 +316,15 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                   scale:float|None=None, # logit scale; default 1/sqrt(d)
                  ) -> torch.Tensor: # (b, h, n, d)
     "Shared-QK attention within sorted chunks of LSH buckets; rounds combined through their logsumexp."
-    b, h, n, d = qk.shape
-    nb, mask = math.prod(bucket_factors(n_buckets)), check_mask(mask, b, n)
-    if not isinstance(buckets, torch.Tensor) or buckets.dim() != 4 or tuple(buckets.shape[:2]) != (b, h) or buckets.shape[-1] != n:
-        raise ValueError(f"buckets must have shape (b, h, rounds, n) = ({b}, {h}, rounds, {n}), got {tuple(getattr(buckets, 'shape', ()))}")
-    if chunk_size < 1 or before < 0 or after < 0:
-        raise ValueError(f"chunk_size must be >= 1 and before, after >= 0; got chunk_size={chunk_size}, before={before}, after={after}")
-    r, c = check_rounds(buckets.shape[2]), min(chunk_size, n)
+    b, h, n, d = check_qkv(qk, None, v, mask, shared_qk=True, names=('qk', 'k', 'v'))
+    nb = math.prod(bucket_factors(n_buckets))
+    if (not isinstance(buckets, torch.Tensor) or buckets.dim() != 4 or tuple(buckets.shape[:2]) != (b, h)
+        or buckets.shape[-1] != n or buckets.dtype not in (torch.int16, torch.int32, torch.int64)):
+        raise InputError(f"buckets must be an integer tensor of shape (b, h, rounds, n) = ({b}, {h}, rounds, {n}), got "
+                         f"{getattr(buckets, 'dtype', type(buckets).__name__)} of shape {tuple(getattr(buckets, 'shape', ()))}")
+    c = min(check_int('chunk_size', chunk_size), n)
+    before, after, dropout_p = check_int('before', before, 0), check_int('after', after, 0), check_prob('dropout_p', dropout_p)
+    r, buckets = check_rounds(buckets.shape[2], 'the rounds of buckets'), buckets.long()
     N = -(-n // c) * c; nc = N // c
     if N > n:                                                         # pad to whole chunks, invisibly
         qk, v = F.pad(qk, (0, 0, 0, N - n)), F.pad(v, (0, 0, 0, N - n))
@@ -281,7 +335,7 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     slot = undo + torch.arange(b * h * r, device=qk.device).view(b, h, r, 1) * N  # each token's sorted row
     chunked = lambda t: rearrange(_sort_rows(t, sidx, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)  # B = b h r
     sq = chunked(qk * (d ** -0.5 if scale is None else scale))        # (B, nc, c, d), sorted
-    sk = chunked(F.normalize(qk, dim=-1))                             # k_j = q_j / ||q_j||, before the r copies
+    sk = chunked(unit_keys(qk))                                       # k_j = q_j / ||q_j||, before the r copies
     qpos = rearrange(sidx, 'b h r (nc c) -> (b h r) nc c', c=c)
     kpos = look_around(qpos, before, after, -1, -2)                   # (B, nc, w c), -1: missing slot
     kreal = look_around(rearrange(sbuckets < nb, 'b h r (nc c) -> (b h r) nc c', c=c), before, after, False, -2)
@@ -311,9 +365,46 @@ def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted 
     t = (2 * kc).unsqueeze(-2) - (2 * qc - before + after).unsqueeze(-1)  # |t| <= before + after iff they meet
     return (t.abs_() <= before + after).sum(0).clamp_(min=1)
 
+# %% ../nbs/03_attention.ipynb #d9d0b070
+MIN_ROTATION = 1024  # rotation columns always allowed, whatever the chunk window
+
+def _even_ceil(x): return max(2, 2 * math.ceil(x / 2))
+
+def _factor(nb:int) -> tuple[int, int]:
+    "Two even factors near sqrt(nb) whose product is at least nb."
+    f1 = _even_ceil(math.sqrt(nb))
+    return (f1, _even_ceil(nb / f1))
+
+def check_buckets(n_buckets:int|tuple[int, ...], # nb, or its factors
+                  chunk_size:int, before:int=1, after:int=0, # c and the window, w = before + 1 + after chunks
+                  name:str='n_buckets', # the argument's name, for the message
+                  n:int|None=None, # the length of the call, for the paper's 2n/c in the message
+                 ) -> tuple[int, ...]: # the factors
+    "Refuse bucket counts whose hash rotation (sum of factors / 2 columns) is wider than max(4 w c, MIN_ROTATION)."
+    fs = bucket_factors(n_buckets, name)
+    width, bound = sum(fs) // 2, max(4 * (before + 1 + after) * chunk_size, MIN_ROTATION)
+    if width > bound:
+        paper = f"nb = 2n/c = {_even_ceil(2 * math.ceil(n / chunk_size))} at n={n}" if n else "nb = 2n/c"
+        raise InputError(f"{name}={n_buckets!r} needs a hash rotation {width} columns wide per head and round, more than "
+                         f"{bound} (hashing would cost more than twice the attention with chunk_size={chunk_size}); the paper "
+                         f"uses {paper} (n_buckets=None), or give the count as factors, e.g. {_factor(math.prod(fs))}")
+    return fs
+
 # %% ../nbs/03_attention.ipynb #6898e8f0
+def _stream_out(module, prefix, keep_vars):
+    "state_dict pre-hook: write the (seed, calls) ints into the `hash_stream` buffer that state_dict carries."
+    module.hash_stream.copy_(torch.tensor([module._seed, module._calls]))
+
+def _stream_in(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    "load_state_dict pre-hook: take the (seed, calls) ints from the loaded `hash_stream`."
+    t = state_dict.get(prefix + 'hash_stream')
+    if t is None: return                                              # load_state_dict reports the missing key
+    if not isinstance(t, torch.Tensor) or tuple(t.shape) != (2,) or t.is_floating_point() or bool((t < 0).any()):
+        error_msgs.append(f"{prefix}hash_stream must be two non-negative integers (seed, calls), got {t!r}")
+    else: module.set_hash_stream(*t.tolist())
+
 class LSHAttention(nn.Module):
-    "LSH self-attention over (b, h, n, d) shared query-keys, with its own seeded hashing."
+    "LSH self-attention over (b, h, n, d) shared query-keys; it owns its hash stream and records and replays its buckets."
     def __init__(self,
                  n_rounds:int=4, # r, hash rounds (can be changed at evaluation)
                  chunk_size:int=64, # c, tokens per chunk
@@ -322,50 +413,87 @@ class LSHAttention(nn.Module):
                  before:int=1, after:int=0, # chunks each chunk attends to, behind and ahead
                  dedup:bool=True, # subtract log N_ij when combining rounds (Appendix A)
                  dropout:float=0., # dropout on the attention weights, in training only
-                 seed:int=0, # hashing seed; call k hashes with derive_seed(seed, k)
+                 seed:int=0, # the hash stream's seed: call k hashes with derive_seed(seed, k)
                  factor_above:int=256, # auto bucket counts above this are split into two factors
                 ):
         super().__init__()
-        check_rounds(n_rounds)
-        if n_buckets is not None: bucket_factors(n_buckets)
+        check_rounds(n_rounds); check_int('chunk_size', chunk_size); check_int('before', before, 0); check_int('after', after, 0)
+        check_prob('dropout', dropout); check_int('factor_above', factor_above, 2)
+        if n_buckets is not None: check_buckets(n_buckets, chunk_size, before, after)
         self.n_rounds, self.chunk_size, self.n_buckets, self.causal = n_rounds, chunk_size, n_buckets, causal
-        self.before, self.after, self.dedup, self.dropout = before, after, dedup, dropout
-        self.seed, self.factor_above, self.calls = seed, factor_above, 0
+        self.before, self.after, self.dedup, self.dropout, self.factor_above = before, after, dedup, dropout, factor_above
+        self.register_buffer('hash_stream', torch.zeros(2, dtype=torch.long))  # (seed, calls), as state_dict carries them
+        self.register_state_dict_pre_hook(_stream_out)
+        self.register_load_state_dict_pre_hook(_stream_in)
+        self._record = self._replay = None
+        self.set_hash_stream(seed, 0)
+
+    @property
+    def hash_seed(self) -> int: return self._seed     # the stream's seed
+    @property
+    def hash_calls(self) -> int: return self._calls   # calls hashed so far: the next call is number `hash_calls`
+
+# %% ../nbs/03_attention.ipynb #28cef69f
+@patch
+def set_hash_stream(self:LSHAttention,
+                    seed:int|None=None, # the stream's seed; None keeps the current one
+                    calls:int=0, # the number of the next call
+                   ):
+    "Continue hashing from call `calls` of the stream `seed`."
+    self._seed = self._seed if seed is None else check_int('seed', seed, 0, 2**63 - 1)
+    self._calls = check_int('calls', calls, 0, 2**63 - 1)
 
 # %% ../nbs/03_attention.ipynb #da0b7562
-def _even_ceil(x): return max(2, 2 * math.ceil(x / 2))
-
-def _auto_buckets(self:LSHAttention, n:int) -> int|tuple[int, int]:
-    "The bucket count for length `n`: `n_buckets` if set, else the paper's 2N/c."
-    if self.n_buckets is not None: return self.n_buckets
-    c = min(self.chunk_size, n)
-    nb = _even_ceil(2 * math.ceil(n / c))
-    if nb <= self.factor_above: return nb
-    f1 = _even_ceil(math.sqrt(nb))
-    return (f1, _even_ceil(nb / f1))
-LSHAttention.auto_buckets = _auto_buckets
+@patch
+def auto_buckets(self:LSHAttention,
+                 n:int, # the length of the call
+                ) -> int|tuple[int, int]:
+    "The bucket count for length `n`: `n_buckets` if set, else the paper's 2N/c; checked by `check_buckets`."
+    if self.n_buckets is not None: nb = self.n_buckets
+    else:
+        nb = _even_ceil(2 * math.ceil(n / min(self.chunk_size, n)))
+        if nb > self.factor_above: nb = _factor(nb)
+    check_buckets(nb, self.chunk_size, self.before, self.after, n=n)
+    return nb
 
 # %% ../nbs/03_attention.ipynb #05562f23
-def _lsh_forward(self:LSHAttention,
-                 qk:torch.Tensor, # (b, h, n, d) shared query-keys
-                 v:torch.Tensor, # (b, h, n, d) values
-                 mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
-                 buckets:torch.Tensor|None=None, # (b, h, r, n) recorded buckets to replay; nothing is drawn
-                 generator:torch.Generator|int|None=None, # hashing stream for this call; default from seed and call count
-                 return_buckets:bool=False, # also return the buckets, to replay later
-                ):
-    "LSH attention of `qk`, `v`; with `return_buckets`, also the `(b, h, r, n)` buckets it used."
-    n = qk.shape[2]
+@patch
+def forward(self:LSHAttention,
+            q:torch.Tensor, # (b, h, n, d) shared query-keys
+            k:torch.Tensor|None, # must be None: the keys are the unit-normalised queries
+            v:torch.Tensor, # (b, h, n, d) values
+            mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+           ) -> torch.Tensor: # (b, h, n, d)
+    "LSH attention of `q` over itself: hashes with the next call of its stream, or replays recorded buckets."
+    b, h, n, d = check_qkv(q, k, v, mask, shared_qk=True)
     nb = self.auto_buckets(n)
-    if buckets is None:
-        if generator is None:
-            generator = make_generator(derive_seed(self.seed, self.calls), qk.device)
-            self.calls += 1
-        buckets = hash_buckets(qk, nb, self.n_rounds, generator)
-    out = lsh_attention(qk, v, buckets, nb, self.chunk_size, self.causal, mask, self.before, self.after,
-                        self.dedup, self.dropout if self.training else 0.)
-    return (out, buckets) if return_buckets else out
-LSHAttention.forward = _lsh_forward
+    if self._replay is not None:
+        if not self._replay: raise RuntimeError("LSHAttention is replaying more calls than were recorded")
+        buckets = self._replay.pop(0).long()
+    else:
+        buckets = hash_buckets(q, nb, self.n_rounds, make_generator(derive_seed(self._seed, self._calls), q.device))
+        self._calls += 1
+    if self._record is not None:                                      # int16 when it fits: a quarter of int64
+        self._record.append(buckets.to(torch.int16) if math.prod(bucket_factors(nb)) <= 2**15 else buckets)
+    return lsh_attention(q, v, buckets, nb, self.chunk_size, self.causal, mask, self.before, self.after,
+                         self.dedup, self.dropout if self.training else 0.)
+
+# %% ../nbs/03_attention.ipynb #01440517
+@patch
+@contextlib.contextmanager
+def record_randomness(self:LSHAttention):
+    "Keep the buckets of every call in the body, in call order; yields the list that receives them."
+    self._record = []
+    try: yield self._record
+    finally: self._record = None
+
+@patch
+@contextlib.contextmanager
+def replay_randomness(self:LSHAttention, rec:list): # what `record_randomness` yielded
+    "Calls in the body use the recorded buckets, in call order, instead of hashing."
+    self._replay = list(rec)
+    try: yield
+    finally: self._replay = None
 
 # %% ../nbs/03_attention.ipynb #88a496fd
 class FullAttention(nn.Module):
@@ -376,13 +504,28 @@ class FullAttention(nn.Module):
                  dropout:float=0., # dropout on the attention weights, in training only
                 ):
         super().__init__()
-        self.causal, self.shared_qk, self.dropout = causal, shared_qk, dropout
+        self.causal, self.shared_qk, self.dropout = causal, shared_qk, check_prob('dropout', dropout)
 
-    def forward(self, q, k, v, mask=None, **kwargs):
-        "Attention of `q` over `k` (None with shared QK) and `v`, all (b, h, n, d)."
+    def forward(self,
+                q:torch.Tensor, # (b, h, n, d) queries
+                k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared QK
+                v:torch.Tensor, # (b, h, n, d) values
+                mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+               ) -> torch.Tensor: # (b, h, n, d)
+        "Attention of `q` over `k` (the normalised `q` with shared QK) and `v`."
         return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0.)
 
 # %% ../nbs/03_attention.ipynb #26f603f7
+def check_heads(d_model:int, n_heads:int, # the model width and the number of heads
+                names:tuple=('d_model', 'n_heads'), # the arguments' names, for the messages
+               ) -> int: # d, the width of one head
+    "Refuse a width or head count that is not a positive integer, or heads that do not divide the width."
+    check_int(names[0], d_model); check_int(names[1], n_heads)
+    if d_model % n_heads:
+        raise InputError(f"{names[1]}={n_heads} does not divide {names[0]}={d_model}: each head gets d_model/n_heads dims; "
+                         f"pick n_heads among {[h for h in range(1, 17) if d_model % h == 0]} or change d_model")
+    return d_model // n_heads
+
 class SelfAttention(nn.Module):
     "Multi-head self-attention over (b, n, d_model) with a full or LSH core."
     def __init__(self,
@@ -393,28 +536,28 @@ class SelfAttention(nn.Module):
                  bias:bool=False, # biases in the projections
                 ):
         super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; each head gets d_model/n_heads dims")
+        check_heads(d_model, n_heads)
+        if core is not None and not isinstance(core, nn.Module):
+            raise InputError(f"core must be an attention module such as FullAttention() or LSHAttention(), got {type(core).__name__}")
         self.core = FullAttention() if core is None else core
         self.shared_qk = isinstance(self.core, LSHAttention) or getattr(self.core, 'shared_qk', False)
-        self.n_heads = n_heads
+        self.d_model, self.n_heads = d_model, n_heads
         self.to_q = nn.Linear(d_model, d_model, bias=bias)            # queries (and keys, with shared QK)
         self.to_k = None if self.shared_qk else nn.Linear(d_model, d_model, bias=bias)
         self.to_v = nn.Linear(d_model, d_model, bias=bias)
         self.to_out = nn.Linear(d_model, d_model, bias=bias)
-        self.out_dropout = nn.Dropout(out_dropout)
+        self.out_dropout = nn.Dropout(check_prob('out_dropout', out_dropout))
 
     def forward(self,
                 x:torch.Tensor, # (b, n, d_model)
                 mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
-                **kwargs, # to an LSH core: buckets, generator, return_buckets
-               ):
-        "Attention of `x` over itself; with an LSH core and `return_buckets=True`, also its buckets."
-        heads = lambda t: rearrange(t, 'b n (h d) -> b h n d', h=self.n_heads)
+               ) -> torch.Tensor: # (b, n, d_model)
+        "Attention of `x` over itself."
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.is_floating_point() or x.shape[-1] != self.d_model:
+            raise InputError(f"x must be a floating-point tensor of shape (b, n, d_model={self.d_model}), got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}")
+        heads = lambda t: rearrange(t, 'b n (h d) -> b h n d', h=self.n_heads)   # views of (b, n, h, d)
         q, v = heads(self.to_q(x)), heads(self.to_v(x))
-        if isinstance(self.core, LSHAttention): res = self.core(q, v, mask=mask, **kwargs)
-        elif kwargs: raise TypeError(f"{sorted(kwargs)} are for an LSH core; this layer's core is {type(self.core).__name__}")
-        else: res = self.core(q, None if self.shared_qk else heads(self.to_k(x)), v, mask=mask)
-        out, extra = (res if isinstance(res, tuple) else (res, None))
-        out = self.out_dropout(self.to_out(rearrange(out, 'b h n d -> b n (h d)')))
-        return out if extra is None else (out, extra)
+        k = None if self.to_k is None else heads(self.to_k(x))
+        out = self.core(q, k, v, mask)                                # (b, h, n, d)
+        return self.out_dropout(self.to_out(rearrange(out, 'b h n d -> b n (h d)')))

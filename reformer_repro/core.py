@@ -11,7 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['seed_everything', 'derive_seed', 'make_generator', 'ReproError', 'InputError', 'IntegrityError', 'StorageError',
-           'RunError', 'check_int', 'atomic_write', 'sha256_file', 'default_device']
+           'RunError', 'check_int', 'process_alive', 'remove_stale_temps', 'atomic_write', 'sha256_file',
+           'default_device']
 
 # %% ../nbs/00_core.ipynb #7ed0734e
 def _check_seed(seed) -> int:
@@ -82,17 +83,20 @@ def check_int(name:str, # the argument's name, for the message
     raise InputError(f'{name} must be {rng}, got {value!r}')
 
 # %% ../nbs/00_core.ipynb #9becb8a8
-def _alive(pid:int) -> bool:
+def process_alive(pid:int, # a process id
+                 ) -> bool:
+    "Whether a process with this id is running (on this machine)."
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
     return True
 
-def _remove_stale_temps(path:Path):
+def remove_stale_temps(path:Path, # the file whose temporary siblings to check
+                      ):
     "Delete temporary files of `path` left by processes that no longer exist."
     pat = re.compile(rf'^\.{re.escape(path.name)}\.(\d+)\.tmp$')
     for f in path.parent.glob(f'.{path.name}.*.tmp'):
-        if (m := pat.match(f.name)) and not _alive(int(m.group(1))): f.unlink(missing_ok=True)
+        if (m := pat.match(f.name)) and not process_alive(int(m.group(1))): f.unlink(missing_ok=True)
 
 def _disk_full(e:BaseException, folder:Path) -> bool:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT): return True
@@ -101,6 +105,8 @@ def _disk_full(e:BaseException, folder:Path) -> bool:
         except OSError: return False
     return False
 
+_remove_stale_temps = remove_stale_temps  # old name, until every caller uses the public one
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to (over)write; its folder is created
                 ):
@@ -108,7 +114,7 @@ def atomic_write(path:str|Path, # the file to (over)write; its folder is created
     path = Path(path)
     try: path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise StorageError(f'cannot create the folder {path.parent}: {e.strerror or e}; choose a writable place') from None
-    _remove_stale_temps(path)
+    remove_stale_temps(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         yield tmp
@@ -119,7 +125,6 @@ def atomic_write(path:str|Path, # the file to (over)write; its folder is created
                                'and run the command again: the previous version of the file is intact') from None
         raise
     finally: tmp.unlink(missing_ok=True)
-
 
 # %% ../nbs/00_core.ipynb #a4b8389f
 def sha256_file(path:str|Path, # the file to hash

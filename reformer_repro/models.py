@@ -4,20 +4,24 @@
 
 # %% ../nbs/06_models.ipynb #d4bd3cde
 from __future__ import annotations
-import dataclasses, json, math
+import contextlib, dataclasses, json, math, os, re, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .core import atomic_write, derive_seed, make_generator
-from .attention import FullAttention, LSHAttention, MAX_ROUNDS
+from fastcore.basics import patch
+from .core import (InputError, IntegrityError, StorageError, process_alive, atomic_write, check_int, derive_seed,
+                                 make_generator, sha256_file)
+from .attention import (MAX_ROUNDS, FullAttention, LSHAttention, SelfAttention, check_buckets, check_heads,
+                                      check_mask, check_prob, check_rounds)
 from .layers import (AbsolutePositionalEmbedding, AxialPositionalEncoding, Chunked, FeedForward, PreNorm,
-                                   ReplayableSelfAttention, ResidualBlock, SinusoidalPositionalEncoding)
+                                   ResidualBlock, SinusoidalPositionalEncoding, axial_grid, check_activation)
 from .reversible import ReversibleBlock, ReversibleSequence
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'ReformerConfig', 'init_weights', 'LanguageModel', 'ReformerLM', 'TransformerLM']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'WEIGHTS', 'CONFIG', 'ReformerConfig', 'check_mode', 'attention_core', 'init_weights',
+           'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM']
 
 # %% ../nbs/06_models.ipynb #f909d2f4
 @dataclass
@@ -35,8 +39,8 @@ class ReformerConfig:
     reversible:bool=True # RevNet layers (section 3); False: ordinary residuals
     ff_chunks:int=1 # feed-forward computed in this many chunks of the sequence (section 3)
     n_rounds:int=2 # LSH hash rounds
-    chunk_size:int=64 # c, tokens per LSH chunk (the "bucket size")
-    n_buckets:int|None=None # LSH buckets; None: 2n/c for each call (paper)
+    chunk_size:int=64 # c, tokens per LSH chunk (reformer_pytorch's "bucket size")
+    n_buckets:int|tuple|None=None # LSH buckets: even, or even factors (f1, f2); None: 2n/c for each call (paper)
     lsh_dedup:bool=True # subtract log N_ij when combining hash rounds (Appendix A); reformer_pytorch does not
     positions:str='axial' # 'axial', 'absolute', 'sinusoidal' or 'none'
     axial_shape:tuple|None=None # (n1, n2) with n1 * n2 >= max_seq_len; None: a near-square grid
@@ -48,80 +52,103 @@ class ReformerConfig:
     tie_embeddings:bool=False # the output layer reuses the token embedding matrix
     init_std:float=0.02 # std of the normal initialisation of every weight matrix
     seed:int=0 # initialisation and hashing seed
-    def __post_init__(self): self.validate()
+    def __post_init__(self):
+        for k in ('n_buckets', 'axial_shape', 'axial_dims'):               # JSON gives lists; keep tuples
+            if isinstance(getattr(self, k), list): setattr(self, k, tuple(getattr(self, k)))
+        self.validate()
 
 # %% ../nbs/06_models.ipynb #718af21f
 def _near_square(n:int) -> tuple:
     n2 = 2 ** math.ceil(math.log2(max(1, math.isqrt(n))))
     return (-(-n // n2), n2)
 
-def _err(field:str, msg:str): raise ValueError(f"ReformerConfig.{field}: {msg}")
+def _f(field:str) -> str: return f'ReformerConfig.{field}'
 
 def _axial(cfg:ReformerConfig) -> tuple:
-    "The axial grid and dims in use: the config's, or a near-square grid and halves."
-    shape = tuple(cfg.axial_shape) if cfg.axial_shape is not None else _near_square(cfg.max_seq_len)
-    dims = tuple(cfg.axial_dims) if cfg.axial_dims is not None else (cfg.d_model // 2, cfg.d_model - cfg.d_model // 2)
-    return shape, dims
+    "The axial grid and dims in use: the config's, or a near-square grid and halves; checked by `axial_grid`."
+    shape = cfg.axial_shape if cfg.axial_shape is not None else _near_square(cfg.max_seq_len)
+    return axial_grid(cfg.d_model, shape, cfg.axial_dims, (_f('axial_shape'), _f('axial_dims')))
 
-def _validate(self:ReformerConfig) -> ReformerConfig:
-    "Check the config; return it unchanged, or raise naming the field and the fix."
-    for f in ('vocab_size', 'd_model', 'n_heads', 'd_ff', 'n_layers', 'max_seq_len', 'ff_chunks', 'chunk_size'):
-        v = getattr(self, f)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: _err(f, f"must be a positive integer, got {v!r}")
-    if self.d_model % self.n_heads:
-        _err('n_heads', f"n_heads={self.n_heads} does not divide d_model={self.d_model}; pick n_heads among "
-             f"{[h for h in range(1, 17) if self.d_model % h == 0]} or change d_model")
-    if self.attn not in ('lsh', 'full'): _err('attn', f"unknown attention type {self.attn!r}; use 'lsh' or 'full'")
+_BOOLS = ('shared_qk', 'causal', 'reversible', 'lsh_dedup', 'pre_norm', 'tie_embeddings')
+_CHOICES = dict(attn=('lsh', 'full'), positions=('axial', 'absolute', 'sinusoidal', 'none'))
+
+@patch
+def validate(self:ReformerConfig) -> ReformerConfig:
+    "Check every field with the layers' own checks; return the config, or raise an `InputError` naming the field."
+    for k in ('vocab_size', 'd_ff', 'n_layers', 'max_seq_len', 'ff_chunks', 'chunk_size'): check_int(_f(k), getattr(self, k))
+    check_int(_f('seed'), self.seed, 0, 2**63 - 1)
+    check_heads(self.d_model, self.n_heads, (_f('d_model'), _f('n_heads')))
+    for k in _BOOLS:
+        if not isinstance(getattr(self, k), bool): raise InputError(f"{_f(k)} must be True or False, got {getattr(self, k)!r}")
+    for k, choices in _CHOICES.items():
+        if not isinstance(getattr(self, k), str) or getattr(self, k) not in choices:
+            raise InputError(f"{_f(k)} must be one of {choices}, got {getattr(self, k)!r}")
     if self.attn == 'lsh' and not self.shared_qk:
-        _err('shared_qk', "LSH attention hashes shared query-keys; set shared_qk=True, or use attn='full' for separate keys")
-    if not 1 <= self.n_rounds <= MAX_ROUNDS: _err('n_rounds', f"must be in [1, {MAX_ROUNDS}], got {self.n_rounds!r}")
-    if self.n_buckets is not None and (not isinstance(self.n_buckets, int) or self.n_buckets < 2 or self.n_buckets % 2):
-        _err('n_buckets', f"must be an even integer >= 2 or None (2n/chunk_size), got {self.n_buckets!r}")
+        raise InputError(f"{_f('shared_qk')}: LSH attention hashes shared query-keys; set shared_qk=True, or use attn='full' for separate keys")
+    check_rounds(self.n_rounds, _f('n_rounds'))
+    if self.n_buckets is not None: check_buckets(self.n_buckets, self.chunk_size, name=_f('n_buckets'))
     if self.ff_chunks > self.max_seq_len:
-        _err('ff_chunks', f"ff_chunks={self.ff_chunks} is more chunks than max_seq_len={self.max_seq_len} has tokens; use at most {self.max_seq_len}")
+        raise InputError(f"{_f('ff_chunks')}={self.ff_chunks} is more chunks than max_seq_len={self.max_seq_len} has tokens; use at most {self.max_seq_len}")
     if self.reversible and not self.pre_norm:
-        _err('pre_norm', "post-norm (pre_norm=False) is not reversible: y = LN(x + F(x)) cannot be inverted; set pre_norm=True or reversible=False")
-    for f in ('dropout', 'attn_dropout'):
-        if not 0 <= getattr(self, f) < 1: _err(f, f"must be in [0, 1), got {getattr(self, f)!r}")
-    if self.ff_activation not in ('relu', 'gelu'): _err('ff_activation', f"use 'relu' or 'gelu', got {self.ff_activation!r}")
-    if self.positions not in ('axial', 'absolute', 'sinusoidal', 'none'):
-        _err('positions', f"unknown positions {self.positions!r}; use 'axial', 'absolute', 'sinusoidal' or 'none'")
+        raise InputError(f"{_f('pre_norm')}: post-norm (pre_norm=False) is not reversible: y = LN(x + F(x)) cannot be inverted; "
+                         "set pre_norm=True or reversible=False")
+    check_prob(_f('dropout'), self.dropout); check_prob(_f('attn_dropout'), self.attn_dropout)
+    check_activation(self.ff_activation, _f('ff_activation'))
+    if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not 0 < self.init_std < math.inf:
+        raise InputError(f"{_f('init_std')} must be a positive finite number, got {self.init_std!r}")
     if self.positions == 'axial':
         shape, dims = _axial(self)
-        if len(shape) != 2 or math.prod(shape) < self.max_seq_len:
-            _err('axial_shape', f"{shape} holds {math.prod(shape)} positions, fewer than max_seq_len={self.max_seq_len}; "
-                 f"use a grid whose product is at least {self.max_seq_len}, e.g. {_near_square(self.max_seq_len)}")
-        if len(dims) != 2 or sum(dims) != self.d_model:
-            _err('axial_dims', f"{dims} must be two sizes summing to d_model={self.d_model}, e.g. {(self.d_model // 2, self.d_model - self.d_model // 2)}")
+        if math.prod(shape) < self.max_seq_len:
+            raise InputError(f"{_f('axial_shape')} {shape} holds {math.prod(shape)} positions, fewer than max_seq_len={self.max_seq_len}; "
+                             f"use a grid whose product is at least {self.max_seq_len}, e.g. {_near_square(self.max_seq_len)}")
     return self
-ReformerConfig.validate = _validate
 
 # %% ../nbs/06_models.ipynb #5126120b
-def _to_dict(self:ReformerConfig) -> dict:
+@patch
+def to_dict(self:ReformerConfig) -> dict:
     "The config as plain JSON types."
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
-def _from_dict(cls, d:dict) -> ReformerConfig:
+@patch(cls_method=True)
+def from_dict(cls:ReformerConfig, d:dict) -> ReformerConfig:
     "A config from `to_dict`'s output; unknown fields are an error."
+    if not isinstance(d, dict): raise InputError(f"d must be a dict of config fields, got {type(d).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
     if unknown := sorted(set(d) - known):
-        raise ValueError(f"unknown config fields {unknown}: this checkpoint was written by another version of "
+        raise InputError(f"unknown config fields {unknown}: this checkpoint was written by another version of "
                          f"reformer_repro; known fields are {sorted(known)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-ReformerConfig.to_dict, ReformerConfig.from_dict = _to_dict, classmethod(_from_dict)
+    return cls(**d)
 
 # %% ../nbs/06_models.ipynb #3d202d27
-def _attention(cfg:ReformerConfig, i:int) -> nn.Module:
-    if cfg.attn == 'lsh':
-        core = LSHAttention(cfg.n_rounds, cfg.chunk_size, cfg.n_buckets, causal=cfg.causal, dedup=cfg.lsh_dedup,
-                            dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i))
-    else: core = FullAttention(causal=cfg.causal, shared_qk=cfg.shared_qk, dropout=cfg.attn_dropout)
-    return ReplayableSelfAttention(cfg.d_model, cfg.n_heads, core, out_dropout=cfg.dropout)
+def check_mode(mode:str|int|None, # None, 'full', or a number of hash rounds
+               cfg:ReformerConfig, # the model's config
+              ) -> str|int|None:
+    "An attention mode: None (as configured), 'full', or LSH with `mode` rounds, which needs shared QK."
+    if mode is None or (isinstance(mode, str) and mode == 'full'): return mode
+    msg = f"mode must be None (as trained), 'full', or a number of hash rounds in [1, {MAX_ROUNDS}], got {mode!r}"
+    if isinstance(mode, str): raise InputError(msg)
+    try: mode = check_rounds(mode, 'mode')
+    except InputError: raise InputError(msg) from None
+    if not cfg.shared_qk:
+        raise InputError(f"mode={mode} asks for LSH attention, which hashes shared query-keys; this model has separate query "
+                         "and key projections (shared_qk=False): evaluate it with mode=None or mode='full'")
+    return mode
+
+def attention_core(cfg:ReformerConfig, # the model's config
+                   i:int, # the layer's index; its hash stream starts at derive_seed(cfg.seed, 'lsh', i)
+                   mode:str|int|None=None, # None: as configured; 'full': full attention; r: LSH with r hash rounds
+                  ) -> nn.Module: # an `LSHAttention` or a `FullAttention`
+    "The attention core of layer `i` in `mode`: the one place where a config becomes an attention module."
+    mode, i = check_mode(mode, cfg), check_int('i', i, 0)
+    if mode is None: mode = cfg.n_rounds if cfg.attn == 'lsh' else 'full'
+    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=cfg.shared_qk, dropout=cfg.attn_dropout)
+    return LSHAttention(mode, cfg.chunk_size, cfg.n_buckets, causal=cfg.causal, dedup=cfg.lsh_dedup,
+                        dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i))
 
 def _layer(cfg:ReformerConfig, i:int) -> nn.Module:
     "Layer `i`: attention and chunked feed-forward, in a reversible or an ordinary residual block."
-    attn, ff = _attention(cfg, i), FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.ff_activation)
-    ff = nn.Sequential(ff, nn.Dropout(cfg.dropout))
+    attn = SelfAttention(cfg.d_model, cfg.n_heads, attention_core(cfg, i), out_dropout=cfg.dropout)
+    ff = nn.Sequential(FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.ff_activation), nn.Dropout(cfg.dropout))
     if not cfg.pre_norm: return ResidualBlock(attn, Chunked(ff, cfg.ff_chunks), post_norm=cfg.d_model)
     f, g = PreNorm(cfg.d_model, attn), Chunked(PreNorm(cfg.d_model, ff), cfg.ff_chunks)
     return ReversibleBlock(f, g) if cfg.reversible else ResidualBlock(f, g)
@@ -144,13 +171,14 @@ def init_weights(model:nn.Module, # the model to initialise, in place
                 name = f'{mname}.{pname}' if mname else pname
                 if isinstance(m, nn.LayerNorm): p.fill_(1. if pname == 'weight' else 0.)
                 elif pname == 'bias': p.zero_()
-                else: p.copy_(torch.randn(p.shape, generator=make_generator(derive_seed(seed, 'init', name))) * std)
+                else: p.copy_(torch.randn(p.shape, generator=make_generator(derive_seed(seed, 'init', name)), dtype=torch.float32) * std)
 
 # %% ../nbs/06_models.ipynb #92f0a872
 class LanguageModel(nn.Module):
     "Shared body of `TransformerLM` and `ReformerLM`: embeddings, positions, layers, final norm, output layer."
     def __init__(self, cfg:ReformerConfig):
         super().__init__()
+        if not isinstance(cfg, ReformerConfig): raise InputError(f"cfg must be a ReformerConfig, got {type(cfg).__name__}")
         self.cfg = cfg = cfg.validate()
         with torch.random.fork_rng(devices=[]):                      # constructors draw; leave the global stream alone
             self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
@@ -162,18 +190,40 @@ class LanguageModel(nn.Module):
             self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings: self.head.weight = self.tok_emb.weight
         init_weights(self, cfg.seed, cfg.init_std)
+        self._hash_base = cfg.seed                                    # see `reset_hashing`
 
 # %% ../nbs/06_models.ipynb #2e1fdd25
-def _lm_forward(self:LanguageModel,
-                x:Tensor, # (b, n) token ids
-                mask:Tensor|None=None, # (b, n) bool, True for real tokens; None: all real
-               ) -> Tensor: # (b, n, vocab_size) next-token logits
+def check_ids(x:Tensor, # token ids
+              vocab_size:int, # every id must be below this
+              name:str='x', # the argument's name, for the messages
+             ) -> tuple[int, int]: # (b, n)
+    "Refuse anything but a (b, n) integer tensor of ids in [0, vocab_size) with b, n >= 1, naming the argument."
+    if not isinstance(x, Tensor): raise InputError(f"{name} must be a (b, n) tensor of token ids, got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise InputError(f"{name} must hold integer token ids, got dtype {x.dtype}; convert with {name}.long()")
+    if x.dim() != 2:
+        raise InputError(f"{name} must have shape (b, n), a batch of sequences, got shape {tuple(x.shape)}"
+                         + ("; add the batch dimension with x[None]" if x.dim() == 1 else ""))
+    b, n = x.shape
+    if b < 1 or n < 1: raise InputError(f"{name} must hold at least one sequence of at least one token, got shape {(b, n)}")
+    lo, hi = (int(t) for t in torch.aminmax(x))
+    if lo < 0 or hi >= vocab_size:
+        raise InputError(f"{name} holds token ids from {lo} to {hi}, outside [0, vocab_size={vocab_size}): "
+                         "encode text with the model's tokenizer, or build the model with a larger vocab_size")
+    return b, n
+
+@patch
+def forward(self:LanguageModel,
+            x:Tensor, # (b, n) token ids
+            mask:Tensor|None=None, # (b, n) bool, True for real tokens; None: all real
+           ) -> Tensor: # (b, n, vocab_size) next-token logits
     "Next-token logits for every position."
-    n = x.shape[1]
+    b, n = check_ids(x, self.cfg.vocab_size)
     if n > self.cfg.max_seq_len:
-        raise ValueError(f"sequence length {n} is longer than max_seq_len={self.cfg.max_seq_len}; "
+        raise InputError(f"x has sequence length {n}, longer than max_seq_len={self.cfg.max_seq_len}; "
                          "cut the input or build the model with a larger max_seq_len")
-    h = self.tok_emb(x)                                                 # (b, n, d)
+    check_mask(mask, b, n)
+    h = self.tok_emb(x.long())                                          # (b, n, d)
     if self.pos is not None: h = h + self.pos(h)
     h = self.drop(h)
     kw = {} if mask is None else {'mask': mask}
@@ -183,7 +233,6 @@ def _lm_forward(self:LanguageModel,
     else:
         for layer in self.layers: h = layer(h, **kw)
     return self.head(self.norm(h))
-LanguageModel.forward = _lm_forward
 
 # %% ../nbs/06_models.ipynb #e1e00afc
 class ReformerLM(LanguageModel):
@@ -193,15 +242,66 @@ class TransformerLM(LanguageModel):
     "The baseline: full attention, ordinary residuals, unchunked feed-forward (`ReformerConfig.baseline()` makes one)."
     def __init__(self, cfg:ReformerConfig):
         bad = {k: getattr(cfg, k) for k, v in _BASELINE.items() if getattr(cfg, k) != v}
-        if bad: raise ValueError(f"TransformerLM is the full-attention baseline, but the config sets {bad}; "
+        if bad: raise InputError(f"TransformerLM is the full-attention baseline, but the config sets {bad}; "
                                  f"use cfg.baseline() (sets {_BASELINE}) or ReformerLM for these switches")
         super().__init__(cfg)
 
 _BASELINE = dict(attn='full', shared_qk=False, reversible=False, ff_chunks=1)
-def _baseline(self:ReformerConfig, **kw) -> ReformerConfig:
+
+@patch
+def baseline(self:ReformerConfig, **kw) -> ReformerConfig:
     "This config with the baseline Transformer's switches: full attention, separate QK, ordinary residuals, no chunking."
     return dataclasses.replace(self, **{**_BASELINE, **kw})
-ReformerConfig.baseline = _baseline
+
+# %% ../nbs/06_models.ipynb #81db2ac8
+@patch
+def attention_layers(self:LanguageModel) -> list:
+    "The model's `SelfAttention` modules, layer 0 first."
+    return [m for m in self.modules() if isinstance(m, SelfAttention)]
+
+@patch
+def reset_hashing(self:LanguageModel, seed:int): # layer i hashes with derive_seed(seed, 'lsh', i), from call 0
+    "Restart every LSH layer's hash stream from `seed`."
+    self._hash_base = check_int('seed', seed, 0, 2**63 - 1)
+    for i, sa in enumerate(self.attention_layers()):
+        if isinstance(sa.core, LSHAttention): sa.core.set_hash_stream(derive_seed(seed, 'lsh', i), 0)
+
+@patch
+@contextlib.contextmanager
+def hash_seed(self:LanguageModel, seed:int|None): # None: hash with the streams as they are
+    "Hash with `reset_hashing(seed)` inside the block; every layer's (seed, calls) is restored on exit."
+    if seed is None:
+        yield self
+        return
+    cores = [sa.core for sa in self.attention_layers() if isinstance(sa.core, LSHAttention)]
+    saved, base = [(c.hash_seed, c.hash_calls) for c in cores], self._hash_base
+    self.reset_hashing(seed)
+    try: yield self
+    finally:
+        for c, (s, k) in zip(cores, saved): c.set_hash_stream(s, k)
+        self._hash_base = base
+
+# %% ../nbs/06_models.ipynb #d24cb727
+@patch
+@contextlib.contextmanager
+def attention_mode(self:LanguageModel, mode:str|int|None): # None: as trained; 'full'; or r hash rounds
+    "Evaluate with attention `mode` inside the block, on the same weights; the model's own cores come back on exit."
+    check_mode(mode, self.cfg)
+    if mode is None:
+        yield self
+        return
+    layers = self.attention_layers()
+    saved, device = [sa.core for sa in layers], self.tok_emb.weight.device
+    try:
+        for i, sa in enumerate(layers):
+            core = attention_core(self.cfg, i, mode).to(device).train(sa.core.training)
+            if isinstance(core, LSHAttention):
+                if isinstance(sa.core, LSHAttention): core.set_hash_stream(sa.core.hash_seed, sa.core.hash_calls)
+                else: core.set_hash_stream(derive_seed(self._hash_base, 'lsh', i), 0)
+            sa.core = core
+        yield self
+    finally:
+        for sa, core in zip(layers, saved): sa.core = core
 
 # %% ../nbs/06_models.ipynb #2c480bf8
 def _filter_logits(logits:Tensor, # (b, V)
@@ -217,88 +317,162 @@ def _filter_logits(logits:Tensor, # (b, V)
     return logits
 
 # %% ../nbs/06_models.ipynb #a0f92699
+def _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to):
+    check_ids(prompt, self.cfg.vocab_size, 'prompt'); check_int('max_new_tokens', max_new_tokens, 0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        raise InputError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature!r}")
+    if top_k is not None: check_int('top_k', top_k)
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
+        raise InputError(f"top_p must be a number in (0, 1], got {top_p!r}")
+    if seed is not None: check_int('seed', seed, 0, 2**63 - 1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return (self.cfg.chunk_size if self.cfg.attn == 'lsh' else 1) if pad_to is None else check_int('pad_to', pad_to)
+
+@patch
 @torch.no_grad()
-def _generate(self:LanguageModel,
-              prompt:Tensor, # (b, t) token ids, t >= 1
-              max_new_tokens:int, # tokens to add
-              temperature:float=1., # 0: greedy
-              top_k:int|None=None, # sample among the k most likely tokens
-              top_p:float|None=None, # sample within the smallest set of probability >= top_p
-              generator:torch.Generator|None=None, # sampling stream; None: the global generator
-              pad_to:int|None=None, # right-pad each step's context to a multiple of this; default: chunk size for LSH, 1 for full
-             ) -> Tensor: # (b, t + max_new_tokens)
-    "Extend `prompt` by `max_new_tokens` tokens, greedily or by sampling; evaluation mode, no gradients."
-    if prompt.dim() != 2 or prompt.shape[1] < 1: raise ValueError(f"prompt must be (b, t) token ids with t >= 1, got shape {tuple(prompt.shape)}")
-    if temperature < 0: raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
-    pad_to = pad_to or (self.cfg.chunk_size if self.cfg.attn == 'lsh' else 1)
-    was_training, out = self.training, prompt
+def generate(self:LanguageModel,
+             prompt:Tensor, # (b, t) token ids, t >= 1
+             max_new_tokens:int, # tokens to add, >= 0
+             temperature:float=1., # 0: greedy
+             top_k:int|None=None, # sample among the k most likely tokens
+             top_p:float|None=None, # sample within the smallest set of probability >= top_p, in (0, 1]
+             seed:int|None=None, # hash under `hash_seed(seed)` and, without `generator`, sample from derive_seed(seed, 'sample')
+             generator:torch.Generator|None=None, # sampling stream; None: from `seed`, else the global generator
+             pad_to:int|None=None, # right-pad each step's context to a multiple of this; default: chunk size for LSH, 1 for full
+            ) -> Tensor: # (b, t + max_new_tokens)
+    "Extend `prompt` by `max_new_tokens` tokens, greedily or by sampling; repeatable with `seed`."
+    pad_to = _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to)
+    if seed is not None and generator is None: generator = make_generator(derive_seed(seed, 'sample'), prompt.device)
+    was_training, out = self.training, prompt.long()
     self.eval()
     try:
-        for _ in range(max_new_tokens):
-            ctx = out[:, -self.cfg.max_seq_len:]                             # (b, t')
-            t = ctx.shape[1]
-            n = min(-(-t // pad_to) * pad_to, self.cfg.max_seq_len)
-            mask = torch.arange(n, device=ctx.device)[None].expand(ctx.shape[0], n) < t
-            logits = self(F.pad(ctx, (0, n - t)), mask=None if n == t else mask)[:, t - 1].float()  # (b, V)
-            if temperature == 0: nxt = logits.argmax(-1, keepdim=True)
-            else:
-                probs = _filter_logits(logits / temperature, top_k, top_p).softmax(-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            out = torch.cat([out, nxt], dim=1)
+        with self.hash_seed(seed):
+            for _ in range(max_new_tokens):
+                ctx = out[:, -self.cfg.max_seq_len:]                         # (b, t')
+                t = ctx.shape[1]
+                n = min(-(-t // pad_to) * pad_to, self.cfg.max_seq_len)
+                mask = torch.arange(n, device=ctx.device)[None].expand(ctx.shape[0], n) < t
+                logits = self(F.pad(ctx, (0, n - t)), mask=None if n == t else mask)[:, t - 1].float()  # (b, V)
+                if temperature == 0: nxt = logits.argmax(-1, keepdim=True)
+                else:
+                    probs = _filter_logits(logits / temperature, top_k, top_p).softmax(-1)
+                    dev = probs.device if generator is None else generator.device
+                    nxt = torch.multinomial(probs.to(dev), 1, generator=generator).to(out.device)
+                out = torch.cat([out, nxt], dim=1)
     finally: self.train(was_training)
     return out
-LanguageModel.generate = _generate
 
 # %% ../nbs/06_models.ipynb #3c3c404d
-FORMAT = 'reformer_repro'
-FORMAT_VERSION = 1
+FORMAT, FORMAT_VERSION = 'reformer_repro', 2  # 2: config.json records the weights' SHA-256; weights carry the hash streams
+WEIGHTS, CONFIG = 'model.safetensors', 'config.json'
 _MODELS = {}
 
-def _save_pretrained(self:LanguageModel, path:str|Path, # folder to write (created if needed)
-                    ) -> Path:
-    "Write `config.json` and `model.safetensors` to the folder `path`."
+def _leftovers(path:Path, kind:str) -> list:
+    "Sibling folders `.NAME.PID.tmp` or `.NAME.PID.old` of `path` left by `save_pretrained`, as (pid, folder)."
+    pat = re.compile(rf'^\.{re.escape(path.name)}\.(\d+)\.{kind}$')
+    return [(int(m.group(1)), p) for p in path.parent.glob(f'.{path.name}.*.{kind}') if (m := pat.match(p.name))]
+
+def _recover(path:Path):
+    "Clean up after a `save_pretrained` that died: drop its temporary folder; put a moved-aside checkpoint back."
+    if not path.parent.is_dir(): return
+    for pid, p in _leftovers(path, 'tmp'):
+        if not process_alive(pid): shutil.rmtree(p, ignore_errors=True)
+    for pid, p in _leftovers(path, 'old'):
+        if process_alive(pid): continue
+        if path.exists(): shutil.rmtree(p, ignore_errors=True)
+        else: os.replace(p, path)                                    # died between the two renames
+
+@patch
+def save_pretrained(self:LanguageModel, path:str|Path, # the checkpoint folder: created, or replaced whole
+                   ) -> Path:
+    "Write `config.json` and `model.safetensors` into the folder `path`, replacing it whole; config.json records the weights' SHA-256."
+    from safetensors import safe_open
     from safetensors.torch import save_model
     from reformer_repro import __version__
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    meta = dict(format=FORMAT, format_version=FORMAT_VERSION, model=type(self).__name__,
-                library_version=__version__, config=self.cfg.to_dict())
-    with atomic_write(path/'model.safetensors') as tmp:   # each file appears whole or not at all
-        save_model(self, str(tmp), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
-    with atomic_write(path/'config.json') as tmp: tmp.write_text(json.dumps(meta, indent=2))
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise InputError(f"path {path} is a file; save_pretrained writes a folder")
+    if path.is_dir() and (other := sorted(p.name for p in path.iterdir() if p.name not in (CONFIG, WEIGHTS))):
+        raise InputError(f"path {path} holds other files ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); "
+                         "save_pretrained replaces the whole folder, so give it a folder of its own")
+    _recover(path)
+    tmp, old = (path.with_name(f'.{path.name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
+    try:
+        with atomic_write(tmp/WEIGHTS) as t:                          # makes `tmp`; a full disk is a StorageError
+            save_model(self, str(t), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
+            try:
+                with safe_open(str(t), 'pt') as f: f.keys()           # the writer does not report every failed write
+            except Exception as e: raise StorageError(f"writing {path/WEIGHTS} failed, the file came out incomplete ({e}); "
+                                                      "is the disk full? The previous checkpoint is intact") from None
+        meta = dict(format=FORMAT, format_version=FORMAT_VERSION, model=type(self).__name__, library_version=__version__,
+                    weights_sha256=sha256_file(tmp/WEIGHTS), config=self.cfg.to_dict())
+        with atomic_write(tmp/CONFIG) as t: t.write_text(json.dumps(meta, indent=2))
+        if path.exists(): os.replace(path, old)
+        try: os.replace(tmp, path)
+        except OSError:
+            if old.exists(): os.replace(old, path)                    # put the previous checkpoint back
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
     return path
-LanguageModel.save_pretrained = _save_pretrained
 
 # %% ../nbs/06_models.ipynb #8908de3a
-def _read_meta(path:Path) -> dict:
-    if not (path/'config.json').is_file() or not (path/'model.safetensors').is_file():
-        raise FileNotFoundError(f"{path} is not a checkpoint folder: it needs config.json and model.safetensors "
-                                "(written by model.save_pretrained)")
-    meta = json.loads((path/'config.json').read_text())
-    if meta.get('format') != FORMAT:
-        raise ValueError(f"{path/'config.json'} has format {meta.get('format')!r}, not {FORMAT!r}: not a reformer_repro checkpoint")
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format_version {meta.get('format_version')!r}, this version of reformer_repro reads "
-                         f"{FORMAT_VERSION}; load it with reformer_repro {meta.get('library_version')} (which wrote it) and re-save")
+def _read_meta(path:Path, verify:bool) -> dict:
+    "The checked contents of `config.json`; with `verify`, the weights file's SHA-256 checked against it."
+    cfile, wfile = path/CONFIG, path/WEIGHTS
+    if not cfile.is_file() or not wfile.is_file():
+        raise InputError(f"{path} is not a checkpoint folder: it needs {CONFIG} and {WEIGHTS} (written by model.save_pretrained)")
+    try: meta = json.loads(cfile.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IntegrityError(f"{cfile} is not valid JSON ({e}): the checkpoint is damaged; restore it from a copy or save the model again") from None
+    if not isinstance(meta, dict) or meta.get('format') != FORMAT:
+        raise IntegrityError(f"{cfile} does not describe a {FORMAT} checkpoint (its format is "
+                             f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    v = meta.get('format_version')
+    if v not in (1, FORMAT_VERSION):
+        raise IntegrityError(f"{cfile} has checkpoint format_version {v!r}; this version of reformer_repro reads 1 and "
+                             f"{FORMAT_VERSION}: load it with reformer_repro {meta.get('library_version')} (which wrote it) and re-save")
+    if not isinstance(meta.get('config'), dict):
+        raise IntegrityError(f"{cfile} has no 'config' object: the checkpoint is damaged or incomplete; save the model again")
+    if not verify: return meta
+    if v == 1:
+        raise IntegrityError(f"{cfile} has format_version 1, written before checkpoints recorded the SHA-256 of {WEIGHTS}, so "
+                             "the weights cannot be verified; if you trust the folder, load it with from_pretrained(path, "
+                             "verify=False) and save it again")
+    want = meta.get('weights_sha256')
+    if not isinstance(want, str): raise IntegrityError(f"{cfile} has no weights_sha256: the checkpoint is damaged or incomplete")
+    if (got := sha256_file(wfile)) != want:
+        raise IntegrityError(f"{wfile} is damaged: its SHA-256 is {got[:16]}..., but {cfile} recorded {want[:16]}... when it "
+                             "was saved; restore the folder from a copy or save the model again")
     return meta
 
 # %% ../nbs/06_models.ipynb #6789cb9a
-def _from_pretrained(cls, path:str|Path, # a folder written by `save_pretrained`
-                     device:str|torch.device='cpu', # where the weights go
-                    ) -> LanguageModel:
-    "Load a model from a checkpoint folder, checking format, class, config and weights."
+@patch(cls_method=True)
+def from_pretrained(cls:LanguageModel, path:str|Path, # a folder written by `save_pretrained`
+                    device:str|torch.device='cpu', # where the weights go
+                    verify:bool=True, # check the weights' SHA-256 against config.json (format version 2)
+                   ) -> LanguageModel:
+    "Load a model from a checkpoint folder, checking its format, checksum, class, config and weights."
+    from safetensors import SafetensorError
     from safetensors.torch import load_model
-    path = Path(path); meta = _read_meta(path)
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError): raise InputError(f"device must be a device such as 'cpu' or 'cuda:0', got {device!r}") from None
+    path = Path(path); _recover(path)
+    meta = _read_meta(path, verify)
     kind = _MODELS.get(meta.get('model'))
-    if kind is None: raise ValueError(f"{path} holds an unknown model class {meta.get('model')!r}; known: {sorted(_MODELS)}")
+    if kind is None: raise IntegrityError(f"{path/CONFIG} names an unknown model class {meta.get('model')!r}; known: {sorted(_MODELS)}")
     if cls is not LanguageModel and kind is not cls:
-        raise ValueError(f"{path} holds a {kind.__name__}, not a {cls.__name__}; use {kind.__name__}.from_pretrained")
-    model = kind(ReformerConfig.from_dict(meta['config']))
-    try: missing, unexpected = load_model(model, str(path/'model.safetensors'), strict=False, device=str(device))
-    except RuntimeError as e:
-        raise ValueError(f"the weights in {path} do not fit its config.json (was one of them replaced?): {e}") from None
+        raise InputError(f"{path} holds a {kind.__name__}, not a {cls.__name__}; use {kind.__name__}.from_pretrained")
+    try: cfg = ReformerConfig.from_dict(meta['config'])
+    except (InputError, TypeError) as e: raise IntegrityError(f"{path/CONFIG} holds a config this version cannot use: {e}") from None
+    model = kind(cfg)
+    try: missing, unexpected = load_model(model, str(path/WEIGHTS), strict=False, device=str(device))
+    except (SafetensorError, RuntimeError, OSError, ValueError) as e:
+        raise IntegrityError(f"{path/WEIGHTS} cannot be loaded into the model that {CONFIG} describes (damaged, or from "
+                             f"another save?): {e}") from None
+    if meta['format_version'] == 1: missing = [k for k in missing if not k.endswith('hash_stream')]  # version 1 had none
     if missing or unexpected:
-        raise ValueError(f"the weights in {path} do not fit its config.json: missing {sorted(missing)}, unexpected "
-                         f"{sorted(unexpected)}; config.json and model.safetensors must come from the same save")
+        raise IntegrityError(f"the weights in {path/WEIGHTS} do not fit its {CONFIG}: missing {sorted(missing)}, unexpected "
+                             f"{sorted(unexpected)}; both files must come from the same save")
     return model.to(device)
-LanguageModel.from_pretrained = classmethod(_from_pretrained)
 _MODELS.update(ReformerLM=ReformerLM, TransformerLM=TransformerLM)

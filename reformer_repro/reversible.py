@@ -9,6 +9,7 @@ from typing import NamedTuple
 import torch
 from torch import nn, Tensor
 from torch.utils._pytree import tree_flatten, tree_unflatten
+from .core import InputError
 
 # %% auto #0
 __all__ = ['RNGState', 'capture_rng', 'replay_rng', 'replayable_modules', 'recording', 'replaying', 'ReversibleBlock', 'vjp',
@@ -63,8 +64,12 @@ def replaying(module:nn.Module, # the sub-layer to run again
               rec:list, # what `recording` yielded
              ):
     "Run `module` again with the randomness of the recorded call."
+    mods = replayable_modules(module)
+    if not isinstance(rec, (list, tuple)) or len(rec) != len(mods) + 1 or not isinstance(rec[0], RNGState):
+        raise InputError(f"rec must be what `recording` yielded for this module: the RNG state and {len(mods)} module "
+                         f"record(s), got {type(rec).__name__} of length {len(rec) if hasattr(rec, '__len__') else '?'}")
     with replay_rng(rec[0]), contextlib.ExitStack() as stack:
-        for m, r in zip(replayable_modules(module), rec[1:], strict=True): stack.enter_context(m.replay_randomness(r))
+        for m, r in zip(mods, rec[1:]): stack.enter_context(m.replay_randomness(r))
         yield
 
 # %% ../nbs/04_reversible.ipynb #2eadeaba
@@ -74,6 +79,8 @@ class ReversibleBlock(nn.Module):
                  g:nn.Module, # feed-forward sub-layer, (b, n, d) -> (b, n, d)
                 ):
         super().__init__()
+        for name, m in (('f', f), ('g', g)):
+            if not isinstance(m, nn.Module): raise InputError(f"{name} must be an nn.Module (b, n, d) -> (b, n, d), got {type(m).__name__}")
         self.f, self.g = f, g
     def forward(self, x1:Tensor, x2:Tensor, **kw) -> tuple: # kw: to `f`, e.g. a padding mask
         y1 = x1 + self.f(x2, **kw)
@@ -110,6 +117,7 @@ def _autocast_state(x:Tensor) -> tuple:
 
 # %% ../nbs/04_reversible.ipynb #e87683d3
 class _Reversible(torch.autograd.Function):
+    "The whole reversible stack as one function: keeps the last pair and the records, recomputes on the way back."
     @staticmethod
     def forward(ctx, x1, x2, blocks, kw, *params):
         recs = []
@@ -124,25 +132,23 @@ class _Reversible(torch.autograd.Function):
         ctx.blocks, ctx.kw, ctx.params, ctx.autocast = blocks, kw, params, _autocast_state(x1)
         return x1, x2
 
-# %% ../nbs/04_reversible.ipynb #b431bcc4
-def _backward(ctx, dy1, dy2):
-    y1, y2, *ts = ctx.saved_tensors
-    ts, others = iter(ts), iter(ctx.others)
-    recs = tree_unflatten([next(ts) if t else next(others) for t in ctx.is_t], ctx.spec)
-    index = {p: i for i, p in enumerate(ctx.params)}
-    grads = [None] * len(ctx.params)
-    dt, enabled, dtype = ctx.autocast
-    with torch.autocast(dt, dtype=dtype, enabled=enabled) if enabled else contextlib.nullcontext():
-        for blk, (rf, rg) in zip(reversed(ctx.blocks), reversed(recs)):
-            gp, fp = [[p for p in m.parameters() if p in index] for m in (blk.g, blk.f)]
-            gy1, dg, dgp = vjp(blk.g, y1, dy2, rg, gp)                  # step 1: undo y2 = x2 + G(y1)
-            x2, dy1 = y2 - gy1, dy1 + dg
-            fx2, df, dfp = vjp(blk.f, x2, dy1, rf, fp, **ctx.kw)        # step 2: undo y1 = x1 + F(x2)
-            y1, y2, dy2 = y1 - fx2, x2, dy2 + df
-            for p, g in zip(gp + fp, dgp + dfp): grads[index[p]] = _add(grads[index[p]], g)
-    return (dy1, dy2, None, None, *grads)
-
-_Reversible.backward = staticmethod(_backward)
+    @staticmethod
+    def backward(ctx, dy1, dy2):
+        y1, y2, *ts = ctx.saved_tensors
+        ts, others = iter(ts), iter(ctx.others)
+        recs = tree_unflatten([next(ts) if t else next(others) for t in ctx.is_t], ctx.spec)
+        index = {p: i for i, p in enumerate(ctx.params)}
+        grads = [None] * len(ctx.params)
+        dt, enabled, dtype = ctx.autocast
+        with torch.autocast(dt, dtype=dtype, enabled=enabled) if enabled else contextlib.nullcontext():
+            for blk, (rf, rg) in zip(reversed(ctx.blocks), reversed(recs)):
+                gp, fp = [[p for p in m.parameters() if p in index] for m in (blk.g, blk.f)]
+                gy1, dg, dgp = vjp(blk.g, y1, dy2, rg, gp)              # step 1: undo y2 = x2 + G(y1)
+                x2, dy1 = y2 - gy1, dy1 + dg
+                fx2, df, dfp = vjp(blk.f, x2, dy1, rf, fp, **ctx.kw)    # step 2: undo y1 = x1 + F(x2)
+                y1, y2, dy2 = y1 - fx2, x2, dy2 + df
+                for p, g in zip(gp + fp, dgp + dfp): grads[index[p]] = _add(grads[index[p]], g)
+        return (dy1, dy2, None, None, *grads)
 
 # %% ../nbs/04_reversible.ipynb #ee1f04ff
 class ReversibleSequence(nn.Module):
@@ -151,11 +157,16 @@ class ReversibleSequence(nn.Module):
                  reversible:bool=True, # False: the same equations with ordinary autograd (stores every activation)
                 ):
         super().__init__()
+        if bad := [type(b).__name__ for b in blocks if not isinstance(b, ReversibleBlock)]:
+            raise InputError(f"blocks must all be ReversibleBlocks, got {bad}")
         self.blocks, self.reversible = nn.ModuleList(blocks), reversible
     def forward(self, x1:Tensor, # (b, n, d)
                 x2:Tensor, # (b, n, d)
                 **kw, # keyword arguments for every attention sub-layer `f`, e.g. `mask`
                ) -> tuple: # (y1, y2), each (b, n, d)
+        if not (isinstance(x1, Tensor) and isinstance(x2, Tensor)) or x1.shape != x2.shape:
+            raise InputError(f"x1 and x2 must be tensors of one shape (b, n, d), got {tuple(getattr(x1, 'shape', ()))} "
+                             f"and {tuple(getattr(x2, 'shape', ()))}")
         params = [p for p in self.blocks.parameters() if p.requires_grad]
         needs_graph = torch.is_grad_enabled() and (x1.requires_grad or x2.requires_grad or bool(params))
         if self.reversible and needs_graph and len(self.blocks):
@@ -168,6 +179,7 @@ def saved_tensor_bytes(fn, # called with no arguments; runs the forward pass to 
                        exclude=(), # tensors not to count, e.g. `model.parameters()`
                       ) -> tuple: # (bytes saved for backward, fn's result)
     "Bytes of the distinct storages that autograd saves for the backward pass while `fn` runs."
+    if not callable(fn): raise InputError(f"fn must be callable with no arguments, got {type(fn).__name__}")
     skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen = {}
     def pack(t):
@@ -183,12 +195,15 @@ def peak_memory(fn, # called with no arguments
                 device:str|torch.device='cpu', # where `fn` allocates
                ) -> tuple: # (peak bytes above the start, fn's result)
     "Peak memory that `fn` allocates on `device`: the CUDA allocator's count, or the CPU profiler's events."
-    device = torch.device(device)
+    if not callable(fn): raise InputError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError) as e: raise InputError(f"device must be a device such as 'cpu' or 'cuda:0', got {device!r}") from None
     if device.type == 'cuda':
         torch.cuda.synchronize(device); base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         out = fn(); torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base, out
+    if device.type != 'cpu': raise InputError(f"device must be 'cpu' or a CUDA device, got {str(device)!r}")
     from torch.profiler import profile, ProfilerActivity
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: out = fn()
     events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
