@@ -11,18 +11,15 @@ import numpy as np
 import torch
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
-from fastai.callback.core import Callback, CancelBatchException
-from fastai.callback.fp16 import MixedPrecision
-from fastai.torch_core import find_bs
 from tqdm.auto import tqdm
-from .core import IntegrityError, ReproError, atomic_write, derive_seed, sha256_file
+from .core import InputError, IntegrityError, ReproError, atomic_write, check_int, derive_seed, sha256_file
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
-__all__ = ['ENWIK8', 'SPLITS', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'download', 'ZipCorpus', 'Corpus',
-           'prepare_zip_corpus', 'enwik8', 'text_corpus', 'encode_split', 'LMWindows', 'LMDataLoader', 'LMTiles',
-           'lm_dataloaders', 'DuplicationTask', 'duplication_dataloaders', 'LengthBatcher', 'pad_collate',
-           'BucketedDataLoader', 'DelayedStep']
+__all__ = ['ENWIK8', 'SPLITS', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'MissingData', 'download',
+           'ZipCorpus', 'Corpus', 'prepare_zip_corpus', 'enwik8', 'text_corpus', 'encode_split', 'LMWindows',
+           'LMDataLoader', 'LMTiles', 'lm_dataloaders', 'DuplicationTask', 'duplication_dataloaders', 'LengthBatcher',
+           'pad_collate', 'BucketedDataLoader']
 
 # %% ../nbs/02_data.ipynb #611c10c6
 def cache_dir(cache:str|Path|None=None, # a folder to use instead of the default
@@ -38,6 +35,9 @@ class ChecksumError(IntegrityError):
 
 class DownloadError(ReproError, RuntimeError):
     "A download failed or was incomplete."
+
+class MissingData(ReproError, FileNotFoundError):
+    "A data file that is needed is not there (also a `FileNotFoundError`)."
 
 # %% ../nbs/02_data.ipynb #d801b30a
 def _partial(dest:Path) -> Path: return dest.with_name(f'{dest.name}.{os.getpid()}.partial')
@@ -88,7 +88,7 @@ class ZipCorpus:
 
     def __post_init__(self):
         if len(self.splits) != 3 or min(self.splits) <= 0 or sum(self.splits) != self.n_bytes:
-            raise ValueError(f'splits must be three positive sizes summing to n_bytes={self.n_bytes}, got {self.splits}')
+            raise InputError(f'splits must be three positive sizes summing to n_bytes={self.n_bytes}, got {self.splits}')
 
 # %% ../nbs/02_data.ipynb #7dd2b5cf
 ENWIK8 = ZipCorpus(name='enwik8', url='http://mattmahoney.net/dc/enwik8.zip',
@@ -107,7 +107,7 @@ class Corpus:
     valid:bytes # the next range
     test:bytes # the last range
     def __getitem__(self, split:str) -> bytes:
-        if split not in SPLITS: raise KeyError(f'unknown split {split!r}; use one of {SPLITS}')
+        if split not in SPLITS: raise InputError(f'unknown split {split!r}; use one of {SPLITS}')
         return getattr(self, split)
     def sha256(self, split:str) -> str: return hashlib.sha256(self[split]).hexdigest()
     def __repr__(self): return f"Corpus({self.name!r}, " + ', '.join(f'{s}={len(self[s]):,} bytes' for s in SPLITS) + ')'
@@ -179,11 +179,11 @@ def prepare_zip_corpus(spec:ZipCorpus, # what to prepare, e.g. `ENWIK8`
     root.mkdir(parents=True, exist_ok=True)
     if path is not None:
         src = Path(path).expanduser()
-        if not src.is_file(): raise FileNotFoundError(f'{src} does not exist or is not a file. {_manual_hint(spec, root)}')
+        if not src.is_file(): raise MissingData(f'{src} does not exist or is not a file. {_manual_hint(spec, root)}')
     else:
         src = root/f'{spec.name}.zip'
         if not src.exists():
-            if not download_ok: raise FileNotFoundError(f'{spec.name} is not in the cache and downloading is off. {_manual_hint(spec, root)}')
+            if not download_ok: raise MissingData(f'{spec.name} is not in the cache and downloading is off. {_manual_hint(spec, root)}')
             try: download(spec.url, src, sha256=spec.zip_sha256, n_bytes=spec.zip_bytes, progress=progress)
             except (DownloadError, ChecksumError) as e: raise DownloadError(f'{e}\n{_manual_hint(spec, root)}') from e
     with open(src, 'rb') as f: is_zip = f.read(4) == b'PK\x03\x04'
@@ -209,6 +209,12 @@ def _char_boundary(data:bytes, i:int) -> int:
     while i < len(data) and (data[i] & 0xC0) == 0x80: i += 1
     return i
 
+def _check_frac(name:str, f, high:float=1.) -> float:
+    "`f` when it is a number strictly between 0 and `high`, else an `InputError` naming it."
+    if isinstance(f, bool) or not isinstance(f, (int, float, np.integer, np.floating)) or not 0 < f < high:
+        raise InputError(f'{name} must be a number in (0, {high:g}), got {f!r}')
+    return float(f)
+
 # %% ../nbs/02_data.ipynb #3859f5e5
 def text_corpus(path:str|Path, # a UTF-8 text file
                 valid_frac:float=0.05, # share of the bytes for validation
@@ -216,19 +222,18 @@ def text_corpus(path:str|Path, # a UTF-8 text file
                ) -> Corpus:
     "A UTF-8 text file split into contiguous train / valid / test byte ranges."
     path = Path(path).expanduser()
-    if not path.is_file(): raise FileNotFoundError(f'{path} does not exist or is not a file; pass the path of a UTF-8 text file')
-    for name, f in (('valid_frac', valid_frac), ('test_frac', test_frac)):
-        if not 0 < f < 0.5: raise ValueError(f'{name} must be in (0, 0.5), got {f}')
+    if not path.is_file(): raise MissingData(f'{path} does not exist or is not a file; pass the path of a UTF-8 text file')
+    for name, f in (('valid_frac', valid_frac), ('test_frac', test_frac)): _check_frac(name, f, 0.5)
     data = path.read_bytes()
-    if not data: raise ValueError(f'{path} is empty; a corpus needs text')
+    if not data: raise InputError(f'{path} is empty; a corpus needs text')
     try: data.decode('utf-8')
     except UnicodeDecodeError as e:
-        raise ValueError(f'{path} is not UTF-8 (byte {e.start}: {e.reason}); convert it to UTF-8, e.g. with iconv') from e
+        raise InputError(f'{path} is not UTF-8 (byte {e.start}: {e.reason}); convert it to UTF-8, e.g. with iconv') from e
     n = len(data)
     a = _char_boundary(data, n - round(n*valid_frac) - round(n*test_frac))
     b = _char_boundary(data, n - round(n*test_frac))
     if not 0 < a < b < n:
-        raise ValueError(f'{path} ({n} bytes) is too small to give three non-empty splits; use a bigger file')
+        raise InputError(f'{path} ({n} bytes) is too small to give three non-empty splits; use a bigger file')
     return Corpus(path.stem, data[:a], data[a:b], data[b:])
 
 # %% ../nbs/02_data.ipynb #66f04e1a
@@ -243,23 +248,17 @@ def encode_split(tok:ByteTokenizer|CharTokenizer, # the tokenizer
 # %% ../nbs/02_data.ipynb #d9c471de
 IGNORE_INDEX = -100  # targets that no loss or metric counts (torch's cross_entropy default)
 
-# %% ../nbs/02_data.ipynb #922b0b48
-def _check_len(name:str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError(f'{name} must be a positive integer, got {v!r}')
-    return int(v)
-
 # %% ../nbs/02_data.ipynb #b0f5806a
 class LMWindows:
     "Training windows over a token stream, tiled from a per-epoch offset."
     def __init__(self, tokens:torch.Tensor, # 1-D token stream
                  seq_len:int, # window length L
                 ):
-        self.tokens, self.seq_len = tokens, _check_len('seq_len', seq_len)
-        if tokens.ndim != 1: raise ValueError(f'tokens must be 1-D, got shape {tuple(tokens.shape)}')
+        self.tokens, self.seq_len = tokens, check_int('seq_len', seq_len)
+        if tokens.ndim != 1: raise InputError(f'tokens must be 1-D, got shape {tuple(tokens.shape)}')
         n_targets = len(tokens) - 1
         if n_targets < self.seq_len:
-            raise ValueError(f'seq_len={seq_len} is longer than the split, which has {n_targets} targets; '
+            raise InputError(f'seq_len={seq_len} is longer than the split, which has {n_targets} targets; '
                              'use a shorter seq_len or a bigger split')
         self.n = max(n_targets // self.seq_len - 1, 1)  # one window kept free so that offsets can move
         self.max_offset = min(n_targets - self.n * self.seq_len, self.seq_len - 1)
@@ -268,7 +267,7 @@ class LMWindows:
     def window(self, i:int, offset:int=0):
         "Inputs and next-token targets of window `i` when tiling starts at `offset`."
         if not 0 <= i < self.n: raise IndexError(f'window {i} out of range for {self.n} windows')
-        if not 0 <= offset <= self.max_offset: raise ValueError(f'offset must be in [0, {self.max_offset}], got {offset}')
+        if not 0 <= offset <= self.max_offset: raise InputError(f'offset must be in [0, {self.max_offset}], got {offset}')
         s = offset + i * self.seq_len
         w = self.tokens[s : s + self.seq_len + 1].long()
         return w[:-1], w[1:]
@@ -290,10 +289,10 @@ class LMTiles:
                  pad_id:int=0, # input id on the padded tail of the last window
                  bos_id:int|None=None, # prepend this id so that the first token is scored too
                 ):
-        if tokens.ndim != 1: raise ValueError(f'tokens must be 1-D, got shape {tuple(tokens.shape)}')
-        self.seq_len, self.pad_id = _check_len('seq_len', seq_len), pad_id
+        if tokens.ndim != 1: raise InputError(f'tokens must be 1-D, got shape {tuple(tokens.shape)}')
+        self.seq_len, self.pad_id = check_int('seq_len', seq_len), pad_id
         self.tokens = tokens if bos_id is None else torch.cat([tokens.new_tensor([bos_id]), tokens])
-        if len(self.tokens) < 2: raise ValueError('the split has no token to score; it needs at least 2 tokens (or 1 with bos_id)')
+        if len(self.tokens) < 2: raise InputError('the split has no token to score; it needs at least 2 tokens (or 1 with bos_id)')
         self.n = math.ceil((len(self.tokens) - 1) / self.seq_len)
     def __len__(self): return self.n
     def __getitem__(self, i:int):
@@ -316,11 +315,12 @@ def lm_dataloaders(corpus:Corpus, # the text to model
                    device=None, # where batches go (default: the CPU)
                   ) -> DataLoaders:
     "fastai `DataLoaders` (train, valid, test) over a corpus: random-offset training windows, exact evaluation tiling."
+    if not isinstance(corpus, Corpus): raise InputError(f'corpus must be a Corpus (from enwik8() or text_corpus()), got {type(corpus).__name__}')
     streams = {s: encode_split(tok, corpus[s]) for s in SPLITS}
-    train = LMDataLoader(LMWindows(streams['train'], seq_len), bs=_check_len('bs', bs), shuffle=True, drop_last=True, device=device)
+    train = LMDataLoader(LMWindows(streams['train'], seq_len), bs=check_int('bs', bs), shuffle=True, drop_last=True, device=device)
     train.rng = random.Random(derive_seed(seed, 'lm-train'))
     pad = getattr(tok, 'pad_id', None) or 0
-    evals = [DataLoader(LMTiles(streams[s], seq_len, pad_id=pad, bos_id=bos_id), bs=_check_len('eval_bs', eval_bs or bs), device=device)
+    evals = [DataLoader(LMTiles(streams[s], seq_len, pad_id=pad, bos_id=bos_id), bs=check_int('eval_bs', bs if eval_bs is None else eval_bs), device=device)
              for s in ('valid', 'test')]
     return DataLoaders(train, *evals)
 
@@ -341,11 +341,10 @@ class DuplicationTask:
                  valid_frac:float=0.1, # share of all sequences that belong to the validation split
                  max_tries:int=10_000, # draws allowed to find one sequence of this split
                 ):
-        self.n, self.w_len = _check_len('n_examples', n_examples), _check_len('w_len', w_len)
-        if not isinstance(vocab_size, int) or vocab_size < 2: raise ValueError(f'vocab_size must be an integer >= 2, got {vocab_size!r}')
-        if split not in ('train', 'valid'): raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
-        if not 0 < valid_frac < 1: raise ValueError(f'valid_frac must be in (0, 1), got {valid_frac}')
-        self.vocab_size, self.split, self.seed, self.valid_frac, self.max_tries = vocab_size, split, seed, valid_frac, max_tries
+        self.n, self.w_len = check_int('n_examples', n_examples), check_int('w_len', w_len)
+        self.vocab_size, self.max_tries = check_int('vocab_size', vocab_size, minimum=2), check_int('max_tries', max_tries)
+        if split not in ('train', 'valid'): raise InputError(f"split must be 'train' or 'valid', got {split!r}")
+        self.split, self.seed, self.valid_frac = split, check_int('seed', seed, minimum=0), _check_frac('valid_frac', valid_frac)
     def __len__(self): return self.n
     @property
     def seq_len(self): return 2 * (self.w_len + 1)
@@ -357,7 +356,7 @@ def _draw_w(self:DuplicationTask, i:int) -> np.ndarray:
     for _ in range(self.max_tries):
         w = rng.integers(1, self.vocab_size, self.w_len)
         if _in_valid(w, self.valid_frac) == (self.split == 'valid'): return w
-    raise RuntimeError(f'no {self.split} sequence found in {self.max_tries} draws: with w_len={self.w_len} and '
+    raise InputError(f'no {self.split} sequence found in {self.max_tries} draws: with w_len={self.w_len} and '
                        f'vocab_size={self.vocab_size} there are too few sequences for valid_frac={self.valid_frac}; '
                        'use a longer w_len or a larger vocab_size')
 
@@ -383,7 +382,7 @@ def duplication_dataloaders(n_train:int=10_000, # training examples per epoch
                            ) -> DataLoaders:
     "fastai `DataLoaders` for the duplication task, with disjoint train and validation sequences."
     kw = dict(w_len=w_len, vocab_size=vocab_size, seed=seed, valid_frac=valid_frac)
-    train = DataLoader(DuplicationTask(n_train, split='train', **kw), bs=bs, shuffle=True, drop_last=True, device=device)
+    train = DataLoader(DuplicationTask(n_train, split='train', **kw), bs=check_int('bs', bs), shuffle=True, drop_last=True, device=device)
     train.rng = random.Random(derive_seed(seed, 'duplication-order'))
     return DataLoaders(train, DataLoader(DuplicationTask(n_valid, split='valid', **kw), bs=bs, device=device))
 
@@ -398,14 +397,15 @@ class LengthBatcher:
                  multiple:int=1, # lengths are padded to a multiple of this
                  pool:int=1000, # examples sorted together; larger pools pad less but shuffle less
                 ):
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.max_tokens, self.multiple, self.pool = _check_len('max_tokens', max_tokens), _check_len('multiple', multiple), _check_len('pool', pool)
-        if self.lengths.ndim != 1 or len(self.lengths) == 0: raise ValueError('lengths must be a non-empty 1-D sequence')
+        self.lengths = np.asarray(lengths)
+        self.max_tokens, self.multiple, self.pool = check_int('max_tokens', max_tokens), check_int('multiple', multiple), check_int('pool', pool)
+        if self.lengths.ndim != 1 or len(self.lengths) == 0 or self.lengths.dtype.kind not in 'iu':
+            raise InputError(f'lengths must be a non-empty 1-D sequence of integers, got {lengths!r:.60}')
         if (bad := np.flatnonzero(self.lengths <= 0)).size:
-            raise ValueError(f'example {bad[0]} has length {self.lengths[bad[0]]}; remove empty examples first')
+            raise InputError(f'example {bad[0]} has length {self.lengths[bad[0]]}; remove empty examples first')
         padded = -(-self.lengths // self.multiple) * self.multiple
         if (big := np.flatnonzero(padded > self.max_tokens)).size:
-            raise ValueError(f'example {big[0]} pads to {padded[big[0]]} tokens, more than max_tokens={self.max_tokens}; '
+            raise InputError(f'example {big[0]} pads to {padded[big[0]]} tokens, more than max_tokens={self.max_tokens}; '
                              'raise max_tokens or drop the longest examples')
         self.padded = padded
 
@@ -433,12 +433,13 @@ def pad_collate(items, # (x, y) pairs of equal-length 1-D token tensors
                 pad_id:int=0, # input padding id
                ):
     "Pad (x, y) pairs into a batch `(x, mask, y)`; `mask` is True on real tokens."
+    if not len(items): raise InputError('pad_collate needs at least one (x, y) item')
     L = _round_up(max(len(x) for x, _ in items), multiple)
     x = torch.full((len(items), L), pad_id, dtype=torch.long)
     y = torch.full((len(items), L), IGNORE_INDEX, dtype=torch.long)
     mask = torch.zeros((len(items), L), dtype=torch.bool)
     for j, (xi, yi) in enumerate(items):
-        if len(xi) != len(yi): raise ValueError(f'item {j} has inputs of length {len(xi)} but targets of length {len(yi)}')
+        if len(xi) != len(yi): raise InputError(f'item {j} has inputs of length {len(xi)} but targets of length {len(yi)}')
         x[j, :len(xi)], y[j, :len(yi)], mask[j, :len(xi)] = xi, yi, True
     return x, mask, y
 
@@ -453,6 +454,7 @@ class BucketedDataLoader(DataLoader):
                  pool:int=1000, # see `LengthBatcher`
                  **kwargs):
         self.lengths = [len(dataset[i][0]) for i in range(len(dataset))] if lengths is None else lengths
+        if len(self.lengths) != len(dataset): raise InputError(f'lengths has {len(self.lengths)} entries for {len(dataset)} examples; give one per example')
         self.max_tokens, self.multiple, self.pad_id, self.pool = max_tokens, multiple, pad_id, pool
         self.batcher = LengthBatcher(self.lengths, max_tokens, multiple, pool)
         super().__init__(dataset, bs=1, **kwargs)
@@ -465,20 +467,3 @@ class BucketedDataLoader(DataLoader):
         kw = dict(max_tokens=self.max_tokens, multiple=self.multiple, pad_id=self.pad_id, pool=self.pool, shuffle=self.shuffle,
                   lengths=self.lengths if dataset is None else None, device=self.device)
         return type(self)(self.dataset if dataset is None else dataset, **{**kw, **kwargs})
-
-# %% ../nbs/02_data.ipynb #d408b38b
-class DelayedStep(Callback):
-    "Step the optimizer only once at least `min_examples` examples were seen, on their exact mean gradient."
-    order, run_valid = MixedPrecision.order - 4, False
-    def __init__(self, min_examples:int): # examples to see before each optimizer step
-        self.min_examples = _check_len('min_examples', min_examples)
-    def before_fit(self): self.count = 0
-    def after_loss(self):
-        self.bs = find_bs(self.learn.yb)
-        self.learn.loss_grad = self.learn.loss_grad * self.bs  # a sum over examples, for the exact mean later
-    def before_step(self):
-        self.count += self.bs
-        if self.count < self.min_examples: raise CancelBatchException()  # keep the gradients, skip step and zero_grad
-        for p in self.learn.model.parameters():
-            if p.grad is not None: p.grad.div_(self.count)
-        self.count = 0
