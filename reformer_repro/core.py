@@ -93,10 +93,12 @@ def process_alive(pid:int, # a process id
 
 def remove_stale_temps(path:Path, # the file whose temporary siblings to check
                       ):
-    "Delete temporary files of `path` left by processes that no longer exist."
+    "Delete temporary files (or folders) of `path` left by processes that no longer exist."
     pat = re.compile(rf'^\.{re.escape(path.name)}\.(\d+)\.tmp$')
     for f in path.parent.glob(f'.{path.name}.*.tmp'):
-        if (m := pat.match(f.name)) and not process_alive(int(m.group(1))): f.unlink(missing_ok=True)
+        if not ((m := pat.match(f.name)) and not process_alive(int(m.group(1)))): continue
+        if f.is_dir() and not f.is_symlink(): shutil.rmtree(f, ignore_errors=True)
+        else: f.unlink(missing_ok=True)
 
 def _disk_full(e:BaseException, folder:Path) -> bool:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT): return True
