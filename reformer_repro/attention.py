@@ -14,9 +14,10 @@ from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
 __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv', 'attention_bias',
-           'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_buckets', 'look_around',
-           'sort_by_bucket', 'ChunkAttention', 'SortRows', 'UnsortRows', 'lsh_attention', 'meetings', 'check_buckets',
-           'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention']
+           'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations', 'rotate_buckets',
+           'hash_buckets', 'look_around', 'sort_by_bucket', 'ChunkAttention', 'SortRows', 'UnsortRows', 'lsh_attention',
+           'meetings', 'check_buckets', 'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention',
+           'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -147,6 +148,29 @@ def check_rounds(n_rounds:int, # number of hash rounds
     return check_int(name, n_rounds, 1, MAX_ROUNDS)
 
 # %% ../nbs/03_attention.ipynb #6c87258f
+def hash_rotations(b:int, h:int, r:int, d:int, # examples, heads, rounds, head width
+                   n_buckets:int|tuple[int, ...], # nb, even; or a tuple of even factors
+                   generator:torch.Generator, # the only source of randomness
+                   device=None,
+                  ) -> torch.Tensor: # (b, h, r, d, sum(factors) / 2) float32
+    "The random rotations R of the hash, one per example, head and round, drawn in float32 from `generator`."
+    fs = bucket_factors(n_buckets)
+    return torch.randn(b, h, r, d, sum(fs) // 2, generator=generator, device=device, dtype=torch.float32)
+
+def rotate_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
+                   R:torch.Tensor, # (b, h, r, d, sum(factors) / 2) from `hash_rotations`
+                   n_buckets:int|tuple[int, ...], # the nb (or factors) R was drawn for
+                  ) -> torch.Tensor: # (b, h, r, n) int64 buckets in [0, nb)
+    "h(x) = argmax([xR; -xR]) for the given rotations; several factors combine as h1 + f1 h2 + ..."
+    fs = bucket_factors(n_buckets)
+    with torch.no_grad():
+        rotated = torch.einsum('bhnd,bhrdk->bhrnk', qk.detach().float(), R)  # (b, h, r, n, nb/2)
+        buckets, stride = torch.zeros((), dtype=torch.long, device=qk.device), 1
+        for f, xR in zip(fs, rotated.split([f // 2 for f in fs], dim=-1)):  # one pass per factor, usually 1
+            buckets = buckets + stride * torch.cat([xR, -xR], -1).argmax(-1)
+            stride *= f
+    return buckets
+
 def hash_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                  n_buckets:int|tuple[int, ...], # nb, even; or a tuple of even factors
                  n_rounds:int, # r, independent hash rounds
@@ -159,14 +183,7 @@ def hash_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     if not isinstance(generator, torch.Generator):
         raise InputError(f"generator must be a torch.Generator or an integer seed, got {type(generator).__name__}")
     b, h, n, d = qk.shape
-    R = torch.randn(b, h, r, d, sum(fs) // 2, generator=generator, device=qk.device, dtype=torch.float32)  # (b, h, r, d, nb/2)
-    with torch.no_grad():
-        rotated = torch.einsum('bhnd,bhrdk->bhrnk', qk.detach().float(), R)  # (b, h, r, n, nb/2)
-        buckets, stride = torch.zeros((), dtype=torch.long, device=qk.device), 1
-        for f, xR in zip(fs, rotated.split([f // 2 for f in fs], dim=-1)):  # one pass per factor, usually 1
-            buckets = buckets + stride * torch.cat([xR, -xR], -1).argmax(-1)
-            stride *= f
-    return buckets
+    return rotate_buckets(qk, hash_rotations(b, h, r, d, fs, generator, qk.device), fs)
 
 # %% ../nbs/03_attention.ipynb #1b558c98
 def look_around(x:torch.Tensor, # chunked, chunks along `dim` and their members along `dim + 1`
@@ -219,7 +236,7 @@ class ChunkAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, # (B, nc, c, d): scaled queries, unit keys, values
                 qpos, kpos, kreal, # (B, nc, c), (B, nc, w c), (B, nc, w c): positions, key is real
-                log_meet, causal, before, after, dropout_p): # (B, nc, c, w c) or None; flags
+                meet, causal, before, after, dropout_p): # (B, nc, c, w c) counts N_ij >= 1, or None; flags
         B, nc, c, d = q.shape
         masked_v, own_v = mask_values(q.dtype)
         kp, vp = _pad_chunks(k, before, after), _pad_chunks(v, before, after)   # windows are views of these
@@ -229,9 +246,9 @@ class ChunkAttention(torch.autograd.Function):
         dots.masked_fill_(own, own_v)                                  # self rule: own key at a fixed slot
         if causal: dots.masked_fill_(kpos.masked_fill(~kreal, torch.iinfo(kpos.dtype).max)[:, :, None] > qpos[..., None], masked_v)
         else: dots.masked_fill_(~kreal[:, :, None], masked_v)
-        if log_meet is not None: dots.sub_(log_meet)                   # Appendix A duplicate correction
         m = dots.amax(-1, keepdim=True)
         p = dots.sub_(m).exp_()
+        if meet is not None: p.div_(meet)                              # Appendix A: exp(s - log N) = exp(s) / N
         s = p.sum(-1, keepdim=True)
         p.div_(s)                                                      # (B, nc, c, w c) softmax, in place
         lse = (m + s.log()).squeeze(-1)                                # (B, nc, c)
@@ -339,10 +356,9 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     qpos = rearrange(sidx, 'b h r (nc c) -> (b h r) nc c', c=c)
     kpos = look_around(qpos, before, after, -1, -2)                   # (B, nc, w c), -1: missing slot
     kreal = look_around(rearrange(sbuckets < nb, 'b h r (nc c) -> (b h r) nc c', c=c), before, after, False, -2)
-    log_meet = None
-    if dedup and r > 1:
-        log_meet = rearrange(meetings(sidx, undo, c, before, after), 'b h r nc c w -> (b h r) nc c w').to(qk.dtype).log()
-    o, lse = ChunkAttention.apply(sq, sk, chunked(v), qpos, kpos, kreal, log_meet, causal, before, after, dropout_p)
+    meet = None                                                       # (B, nc, c, w c) uint8 N_ij, Appendix A
+    if dedup and r > 1: meet = rearrange(meetings(sidx, undo, c, before, after), 'b h r nc c w -> (b h r) nc c w')
+    o, lse = ChunkAttention.apply(sq, sk, chunked(v), qpos, kpos, kreal, meet, causal, before, after, dropout_p)
     out_rows = rearrange(slot, 'b h r n -> (b n h r)')                # write in (b, n, h, r) order
     inv = torch.empty_like(out_rows).scatter_(0, out_rows, torch.arange(out_rows.numel(), device=qk.device))
     o = rearrange(UnsortRows.apply(o.reshape(-1, d), out_rows, inv), '(b n h r) d -> b n h r d', b=b, h=h, r=r)
@@ -355,15 +371,26 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
 def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
              undo:torch.Tensor, # (b, h, r, N) each position's slot in each round's sorted order
              c:int, before:int, after:int, # chunk length and window
-            ) -> torch.Tensor: # (b, h, r, nc, c, w c) rounds in which query and key share a window, >= 1
-    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, without an n x n tensor."
-    b, h, r, N = undo.shape; nc = N // c
+            ) -> torch.Tensor: # (b, h, r, nc, c, w c) uint8 rounds in which query and key share a window, >= 1
+    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, without an n x n tensor: small ints, other rounds only."
+    b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
+    out = torch.ones(b, h, r, nc, c, w * c, dtype=torch.uint8, device=undo.device)  # the own round: they meet there
+    if r == 1: return out
+    small = nc + w <= 256                                             # uint8 differences cannot wrap onto the window
+    dt = torch.uint8 if small else torch.int16 if 2 * nc + w < 2**15 else torch.int32
     flat = (sidx + torch.arange(b * h, device=sidx.device).view(b, h, 1, 1) * N).flatten()
-    cid = rearrange((undo // c).to(torch.int16 if nc < 2**14 else torch.int32), 'b h r n -> (b h n) r')
+    cid = rearrange((undo // c).to(dt), 'b h r n -> (b h n) r')       # each token's chunk in every round
     qc = rearrange(cid.index_select(0, flat), '(b h r nc c) rr -> rr b h r nc c', b=b, h=h, r=r, c=c)
-    kc = look_around(qc, before, after, 0, -2)                        # (r, b, h, r, nc, w c)
-    t = (2 * kc).unsqueeze(-2) - (2 * qc - before + after).unsqueeze(-1)  # |t| <= before + after iff they meet
-    return (t.abs_() <= before + after).sum(0).clamp_(min=1)
+    own, t, m = torch.arange(r, device=undo.device), None, None
+    for s in range(1, r):                                             # compare in round (own + s) mod r
+        q = qc[(own + s) % r, :, :, own].movedim(0, 2)                 # (b, h, r, nc, c): each query's chunk there
+        if small: q, k = q - before, look_around(q, before, after, 0, -2)  # meet iff k - (q - before) in [0, w), mod 256
+        else: q, k = 2 * q - before + after, 2 * look_around(q, before, after, 0, -2)  # meet iff |k - q| <= w - 1
+        t = torch.sub(k.unsqueeze(-2), q.unsqueeze(-1), out=t)        # (b, h, r, nc, c, w c), one buffer for all rounds
+        if not small: t.abs_()
+        m = torch.le(t, w - 1 if small else before + after, out=m)
+        out.add_(m)
+    return out
 
 # %% ../nbs/03_attention.ipynb #d9d0b070
 MIN_ROTATION = 1024  # rotation columns always allowed, whatever the chunk window
@@ -551,13 +578,113 @@ class SelfAttention(nn.Module):
     def forward(self,
                 x:torch.Tensor, # (b, n, d_model)
                 mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+                cache:AttentionCache|None=None, # decode: `x` holds the next positions, earlier ones are in `cache`
                ) -> torch.Tensor: # (b, n, d_model)
-        "Attention of `x` over itself."
+        "Attention of `x` over itself (and, with a `cache`, over the positions before it)."
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or not x.is_floating_point() or x.shape[-1] != self.d_model:
             raise InputError(f"x must be a floating-point tensor of shape (b, n, d_model={self.d_model}), got "
                              f"{getattr(x, 'dtype', type(x).__name__)} of shape {tuple(getattr(x, 'shape', ()))}")
         heads = lambda t: rearrange(t, 'b n (h d) -> b h n d', h=self.n_heads)   # views of (b, n, h, d)
         q, v = heads(self.to_q(x)), heads(self.to_v(x))
         k = None if self.to_k is None else heads(self.to_k(x))
-        out = self.core(q, k, v, mask)                                # (b, h, n, d)
+        if cache is None: out = self.core(q, k, v, mask)              # (b, h, n, d)
+        elif mask is not None: raise InputError("mask must be None with a cache: cached decoding has no padding")
+        elif not callable(getattr(self.core, 'decode', None)):
+            raise InputError(f"cache: the core {type(self.core).__name__} has no cached decoding (FullAttention and LSHAttention do)")
+        else: out = self.core.decode(q, k, v, cache)
         return self.out_dropout(self.to_out(rearrange(out, 'b h n d -> b n (h d)')))
+
+# %% ../nbs/03_attention.ipynb #8b7d58eb
+class AttentionCache:
+    "One layer's decoding state: keys, values (and for LSH buckets) of the positions so far, and the session's rotations."
+    def __init__(self, capacity:int): # the most positions the session will hold
+        self.capacity, self.length = check_int('capacity', capacity), 0
+        self.keys = self.values = self.buckets = self.rotations = self.n_buckets = None
+
+    def append(self,
+               k:torch.Tensor, v:torch.Tensor, # (b, h, m, d) keys and values of the next m positions
+               buckets:torch.Tensor|None=None, # (b, h, r, m) their buckets, for LSH
+              ) -> tuple: # keys, values, buckets of all positions so far: (b, h, L, d), (b, h, L, d), (b, h, r, L) or None
+        "Store the next positions, preallocating the whole capacity at the first call; return views of everything held."
+        b, h, m, d = k.shape
+        if self.length + m > self.capacity:
+            raise InputError(f"cache: {self.length} positions held, {m} more do not fit its capacity {self.capacity}; "
+                             "start a new cache with a larger capacity")
+        if self.keys is None:
+            self.keys, self.values = (t.new_empty(b, h, self.capacity, d) for t in (k, v))
+            if buckets is not None:
+                dt = torch.int16 if math.prod(bucket_factors(self.n_buckets)) <= 2**15 else torch.int32
+                self.buckets = torch.empty(b, h, buckets.shape[2], self.capacity, dtype=dt, device=k.device)
+        elif self.keys.shape[:2] != (b, h) or self.keys.shape[-1] != d:
+            raise InputError(f"cache holds (b, h, d) = {tuple(self.keys.shape[:2]) + (self.keys.shape[-1],)}, got keys "
+                             f"of shape {tuple(k.shape)}: one cache per batch and layer")
+        s, L = slice(self.length, self.length + m), self.length + m
+        self.keys[:, :, s], self.values[:, :, s] = k, v
+        if buckets is not None: self.buckets[..., s] = buckets
+        self.length = L
+        return self.keys[:, :, :L], self.values[:, :, :L], None if buckets is None else self.buckets[..., :L]
+
+    def bytes_per_token(self) -> int:
+        "Bytes the cache holds per position and example (keys, values, buckets); the rotations are per session."
+        ts = [t for t in (self.keys, self.values, self.buckets) if t is not None]
+        return sum(t.nbytes for t in ts) // (self.capacity * ts[0].shape[0]) if ts else 0
+
+# %% ../nbs/03_attention.ipynb #000a2430
+def decode_attention(q:torch.Tensor, # (b, h, m, d) queries of positions t .. t+m-1
+                     k:torch.Tensor, v:torch.Tensor, # (b, h, L, d) keys (unit under shared QK) and values, L = t + m
+                     shared_qk:bool=False, # the self rule: own key only when nothing else is allowed
+                     counts:torch.Tensor|None=None, # (b, h, m, L) rounds in which key j shares query i's bucket (LSH)
+                     dedup:bool=True, # with counts: each key once; False: weighted by its count
+                     scale:float|None=None, # logit scale; default 1/sqrt(d)
+                    ) -> torch.Tensor: # (b, h, m, d)
+    "Causal attention of the newest m positions over everything held; LSH keys restricted by `counts`."
+    m, L = q.shape[2], k.shape[2]
+    dots = (q * (q.shape[-1] ** -0.5 if scale is None else scale)) @ k.transpose(-1, -2)  # (b, h, m, L)
+    if m == 1 and not shared_qk and counts is None: return dots.softmax(-1) @ v  # one query, every key allowed
+    masked_v, own_v = mask_values(q.dtype)
+    i, j = torch.arange(L - m, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]
+    bias = torch.zeros(m, L, dtype=q.dtype, device=q.device)
+    if counts is not None:
+        if not dedup: bias = counts.to(q.dtype).clamp(min=1).log()    # key j weighted N_ij times
+        bias = bias.masked_fill(counts == 0, masked_v)                 # not in the query's bucket in any round
+    if shared_qk: bias = bias.masked_fill(i == j, own_v)
+    bias = bias.masked_fill(j > i, masked_v)                          # causal: masked beats own
+    return (dots + bias).softmax(-1) @ v
+
+# %% ../nbs/03_attention.ipynb #764c6ecc
+def _check_decode(core, q, k, v, cache, shared_qk):
+    if not isinstance(cache, AttentionCache): raise InputError(f"cache must be an AttentionCache, got {type(cache).__name__}")
+    if not core.causal: raise InputError("cache: cached decoding needs causal attention (causal=True); a non-causal "
+                                         "layer's earlier outputs change with every new token, so recompute instead")
+    return check_qkv(q, k, v, None, shared_qk)
+
+@patch
+def decode(self:FullAttention,
+           q:torch.Tensor, k:torch.Tensor|None, v:torch.Tensor, # (b, h, m, d) of the next m positions; k None with shared QK
+           cache:AttentionCache, # the positions before; extended by these
+          ) -> torch.Tensor: # (b, h, m, d)
+    "Attention of the next positions over the cache and themselves; the first call is `forward` itself."
+    _check_decode(self, q, k, v, cache, self.shared_qk)
+    t = cache.length
+    keys, values, _ = cache.append(unit_keys(q) if self.shared_qk else k, v)
+    if t == 0: return full_attention(q, k, v, True, None, self.shared_qk)
+    return decode_attention(q, keys, values, self.shared_qk)
+
+@patch
+def decode(self:LSHAttention,
+           q:torch.Tensor, k:None, v:torch.Tensor, # (b, h, m, d) shared query-keys and values of the next m positions
+           cache:AttentionCache, # the positions before, their buckets and the session's rotations; extended by these
+          ) -> torch.Tensor: # (b, h, m, d)
+    "The bucket rule: each new query attends to the held keys sharing its bucket in any round; the first call is chunked LSH."
+    b, h, m, d = _check_decode(self, q, k, v, cache, True)
+    t = cache.length
+    if cache.rotations is None:                                       # a new session: one draw from the stream
+        cache.n_buckets = self.auto_buckets(cache.capacity)
+        gen = make_generator(derive_seed(self._seed, self._calls), q.device)
+        cache.rotations = hash_rotations(b, h, self.n_rounds, d, cache.n_buckets, gen, q.device)
+        self._calls += 1
+    buckets = rotate_buckets(q, cache.rotations, cache.n_buckets)     # (b, h, r, m)
+    keys, values, held = cache.append(unit_keys(q), v, buckets)
+    if t == 0: return lsh_attention(q, v, buckets, cache.n_buckets, self.chunk_size, True, None, self.before, self.after, self.dedup)
+    counts = (held[..., None, :] == buckets.to(held.dtype)[..., None]).sum(2)  # (b, h, m, L): N_ij over rounds
+    return decode_attention(q, keys, values, True, counts, self.dedup)

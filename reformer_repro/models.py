@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import (InputError, IntegrityError, StorageError, process_alive, atomic_write, check_int, derive_seed,
                                  make_generator, sha256_file)
-from .attention import (MAX_ROUNDS, FullAttention, LSHAttention, SelfAttention, check_buckets, check_heads,
+from .attention import (MAX_ROUNDS, AttentionCache, FullAttention, LSHAttention, SelfAttention, check_buckets, check_heads,
                                       check_mask, check_prob, check_rounds)
 from .layers import (AbsolutePositionalEmbedding, AxialPositionalEncoding, Chunked, FeedForward, PreNorm,
                                    ResidualBlock, SinusoidalPositionalEncoding, axial_grid, check_activation)
@@ -21,7 +21,7 @@ from .reversible import ReversibleBlock, ReversibleSequence
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'WEIGHTS', 'CONFIG', 'ReformerConfig', 'check_mode', 'attention_core', 'init_weights',
-           'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM']
+           'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM', 'DecodeCache']
 
 # %% ../nbs/06_models.ipynb #f909d2f4
 @dataclass
@@ -317,7 +317,7 @@ def _filter_logits(logits:Tensor, # (b, V)
     return logits
 
 # %% ../nbs/06_models.ipynb #a0f92699
-def _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to):
+def _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to, use_cache):
     check_ids(prompt, self.cfg.vocab_size, 'prompt'); check_int('max_new_tokens', max_new_tokens, 0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
         raise InputError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature!r}")
@@ -327,7 +327,19 @@ def _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, see
     if seed is not None: check_int('seed', seed, 0, 2**63 - 1)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise InputError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if use_cache is not None and not isinstance(use_cache, bool):
+        raise InputError(f"use_cache must be True, False or None (cache when the model is causal), got {use_cache!r}")
+    if use_cache and not self.cfg.causal:
+        raise InputError("use_cache=True needs a causal model (ReformerConfig.causal=True): a non-causal model's earlier "
+                         "outputs change with every new token; use use_cache=False")
     return (self.cfg.chunk_size if self.cfg.attn == 'lsh' else 1) if pad_to is None else check_int('pad_to', pad_to)
+
+def _next_token(logits:Tensor, temperature, top_k, top_p, generator) -> Tensor: # (b, V) -> (b, 1)
+    "Greedy (temperature 0) or a sample from the filtered softmax at `temperature`."
+    if temperature == 0: return logits.argmax(-1, keepdim=True)
+    probs = _filter_logits(logits / temperature, top_k, top_p).softmax(-1)
+    dev = probs.device if generator is None else generator.device
+    return torch.multinomial(probs.to(dev), 1, generator=generator).to(logits.device)
 
 @patch
 @torch.no_grad()
@@ -339,29 +351,82 @@ def generate(self:LanguageModel,
              top_p:float|None=None, # sample within the smallest set of probability >= top_p, in (0, 1]
              seed:int|None=None, # hash under `hash_seed(seed)` and, without `generator`, sample from derive_seed(seed, 'sample')
              generator:torch.Generator|None=None, # sampling stream; None: from `seed`, else the global generator
-             pad_to:int|None=None, # right-pad each step's context to a multiple of this; default: chunk size for LSH, 1 for full
+             pad_to:int|None=None, # recomputation only: right-pad each context to a multiple of this; default: chunk size for LSH, 1 for full
+             use_cache:bool|None=None, # decode with a `DecodeCache`; None: when the model is causal; False: recompute every step
             ) -> Tensor: # (b, t + max_new_tokens)
     "Extend `prompt` by `max_new_tokens` tokens, greedily or by sampling; repeatable with `seed`."
-    pad_to = _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to)
+    pad_to = _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed, generator, pad_to, use_cache)
+    use_cache = self.cfg.causal if use_cache is None else use_cache
     if seed is not None and generator is None: generator = make_generator(derive_seed(seed, 'sample'), prompt.device)
     was_training, out = self.training, prompt.long()
+    end, L = out.shape[1] + max_new_tokens, self.cfg.max_seq_len
+    pick = lambda logits: _next_token(logits.float(), temperature, top_k, top_p, generator)
     self.eval()
     try:
         with self.hash_seed(seed):
-            for _ in range(max_new_tokens):
-                ctx = out[:, -self.cfg.max_seq_len:]                         # (b, t')
+            if use_cache and max_new_tokens and out.shape[1] <= L:     # cached while the whole sequence fits
+                cache = self.new_cache(min(end - 1, L))
+                logits = self.decode(out, cache)[:, -1]
+                while True:
+                    out = torch.cat([out, pick(logits)], dim=1)
+                    if out.shape[1] == end or cache.length == cache.capacity: break
+                    logits = self.decode(out[:, -1:], cache)[:, -1]
+            while out.shape[1] < end:                                  # recompute: no cache, or a sliding window
+                ctx = out[:, -L:]                                      # (b, t')
                 t = ctx.shape[1]
-                n = min(-(-t // pad_to) * pad_to, self.cfg.max_seq_len)
+                n = min(-(-t // pad_to) * pad_to, L)
                 mask = torch.arange(n, device=ctx.device)[None].expand(ctx.shape[0], n) < t
-                logits = self(F.pad(ctx, (0, n - t)), mask=None if n == t else mask)[:, t - 1].float()  # (b, V)
-                if temperature == 0: nxt = logits.argmax(-1, keepdim=True)
-                else:
-                    probs = _filter_logits(logits / temperature, top_k, top_p).softmax(-1)
-                    dev = probs.device if generator is None else generator.device
-                    nxt = torch.multinomial(probs.to(dev), 1, generator=generator).to(out.device)
-                out = torch.cat([out, nxt], dim=1)
+                logits = self(F.pad(ctx, (0, n - t)), mask=None if n == t else mask)[:, t - 1]  # (b, V)
+                out = torch.cat([out, pick(logits)], dim=1)
     finally: self.train(was_training)
     return out
+
+# %% ../nbs/06_models.ipynb #e11cd619
+class DecodeCache:
+    "A decoding session of a `LanguageModel`: one `AttentionCache` per attention layer and the session's position encodings."
+    def __init__(self, layers:list, # `AttentionCache`s, layer 0 first
+                 positions:Tensor|None, # (capacity, d_model) encodings of positions 0 .. capacity-1, or None
+                 capacity:int): # the most positions the session holds
+        self.layers, self.positions, self.capacity = layers, positions, capacity
+    @property
+    def length(self) -> int: return self.layers[0].length if self.layers else 0  # positions held
+    def bytes_per_token(self) -> int: return sum(c.bytes_per_token() for c in self.layers)  # all layers, per example
+
+@patch
+@torch.no_grad()
+def new_cache(self:LanguageModel, capacity:int, # the most positions the session will hold, <= max_seq_len
+             ) -> DecodeCache:
+    "An empty decoding session of `capacity` positions for this (causal) model."
+    check_int('capacity', capacity, 1, self.cfg.max_seq_len)
+    if not self.cfg.causal:
+        raise InputError("cached decoding needs a causal model (ReformerConfig.causal=True); recompute instead (generate(use_cache=False))")
+    w = self.tok_emb.weight
+    pos = None if self.pos is None else self.pos(w.new_empty(1, capacity, self.cfg.d_model)).to(w.dtype)
+    return DecodeCache([AttentionCache(capacity) for _ in self.attention_layers()], pos, capacity)
+
+@patch
+@torch.no_grad()
+def decode(self:LanguageModel,
+           x:Tensor, # (b, m) token ids of the next m positions
+           cache:DecodeCache, # the positions before them (from `new_cache`); extended by these
+          ) -> Tensor: # (b, m, vocab_size) next-token logits
+    "Next-token logits for the next positions, attending to the positions held in `cache`."
+    if not isinstance(cache, DecodeCache): raise InputError(f"cache must be a DecodeCache from model.new_cache, got {type(cache).__name__}")
+    b, m = check_ids(x, self.cfg.vocab_size)
+    t = cache.length
+    if t + m > cache.capacity:
+        raise InputError(f"x: {m} more positions do not fit the cache ({t} held, capacity {cache.capacity}); "
+                         "start a session with a larger model.new_cache(capacity)")
+    h = self.tok_emb(x.long())                                          # (b, m, d)
+    if self.pos is not None: h = h + cache.positions[t:t + m]           # positions t .. t+m-1
+    h = self.drop(h)
+    if isinstance(self.layers, ReversibleSequence):
+        x1 = x2 = h
+        for blk, c in zip(self.layers.blocks, cache.layers): x1, x2 = blk(x1, x2, cache=c)  # attention reads x2 and the cache
+        h = (x1 + x2) / 2
+    else:
+        for layer, c in zip(self.layers, cache.layers): h = layer(h, cache=c)
+    return self.head(self.norm(h))
 
 # %% ../nbs/06_models.ipynb #3c3c404d
 FORMAT, FORMAT_VERSION = 'reformer_repro', 2  # 2: config.json records the weights' SHA-256; weights carry the hash streams
