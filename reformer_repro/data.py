@@ -109,26 +109,44 @@ class Corpus:
     def __getitem__(self, split:str) -> bytes:
         if split not in SPLITS: raise InputError(f'unknown split {split!r}; use one of {SPLITS}')
         return getattr(self, split)
-    def sha256(self, split:str) -> str: return hashlib.sha256(self[split]).hexdigest()
+    def sha256(self,
+               split:str, # 'train', 'valid' or 'test'
+              ) -> str:
+        "The SHA-256 of one split's bytes."
+        return hashlib.sha256(self[split]).hexdigest()
     def __repr__(self): return f"Corpus({self.name!r}, " + ', '.join(f'{s}={len(self[s]):,} bytes' for s in SPLITS) + ')'
 
 # %% ../nbs/02_data.ipynb #fb7ef1d7
 def _split_paths(spec:ZipCorpus, root:Path) -> dict:
+    "The three split files of `spec` in the cache folder `root`."
     return {s: root/f'{spec.name}.{s}' for s in SPLITS}
 
-def _load_cached(spec:ZipCorpus, root:Path) -> Corpus|None:
-    "The cached splits when the manifest says they are complete and they match it, else None."
-    man = root/'splits.json'
-    if not man.exists(): return None
-    info, paths = json.loads(man.read_text()), _split_paths(spec, root)
+def _read_manifest(spec:ZipCorpus, man:Path) -> dict|None:
+    "The manifest's split sizes and checksums, None when it is for another source file; `IntegrityError` when damaged."
+    fix = (f'the data cache is damaged. Delete the folder {man.parent} and prepare it again '
+           f'(`reformer-repro data {spec.name}`, or call the same function again)')
+    try: info = json.loads(man.read_text(encoding='utf-8'))
+    except ValueError as e: raise IntegrityError(f'{man} is not valid JSON ({e}): {fix}') from None
+    if not isinstance(info, dict): raise IntegrityError(f'{man} holds a JSON {type(info).__name__}, not the manifest object: {fix}')
     if info.get('sha256') != spec.sha256: return None  # prepared from another source file
+    try: want = {s: (info['splits'][s]['bytes'], info['splits'][s]['sha256']) for s in SPLITS}
+    except (KeyError, TypeError) as e: raise IntegrityError(f'{man} lacks the size and SHA-256 of a split ({e!r}): {fix}') from None
+    for s, (n, h) in want.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not isinstance(h, str):
+            raise IntegrityError(f'{man} has an invalid size or SHA-256 for the {s} split ({n!r}, {h!r}): {fix}')
+    return want
+
+def _load_cached(spec:ZipCorpus, root:Path) -> Corpus|None:
+    "The cached splits when the manifest says they are complete and they match it, else None; a damaged cache is refused."
+    man = root/'splits.json'
+    if not man.exists() or (want := _read_manifest(spec, man)) is None: return None
     data = {}
-    for s, p in paths.items():
+    for s, p in _split_paths(spec, root).items():
         if not p.exists(): return None
-        data[s] = p.read_bytes()
-        if hashlib.sha256(data[s]).hexdigest() != info['splits'][s]['sha256']:
-            raise ChecksumError(f'cached split {p} does not match its manifest {man}: the cache was modified. '
-                                f'Delete the folder {root} and prepare the data again')
+        n, h = want[s]
+        if (size := p.stat().st_size) != n or hashlib.sha256(data.setdefault(s, p.read_bytes())).hexdigest() != h:
+            raise ChecksumError(f'cached split {p} ({size:,} bytes) does not match its manifest {man} ({n:,} bytes, SHA-256 {h}): '
+                                f'the cache was modified. Delete the folder {root} and prepare the data again')
     return Corpus(spec.name, **data)
 
 # %% ../nbs/02_data.ipynb #2cf39c05
@@ -264,7 +282,9 @@ class LMWindows:
         self.max_offset = min(n_targets - self.n * self.seq_len, self.seq_len - 1)
     def __len__(self): return self.n
     def __getitem__(self, i:int): return self.window(i)
-    def window(self, i:int, offset:int=0):
+    def window(self, i:int, # the window's index, from 0
+               offset:int=0, # where the tiling starts, in [0, max_offset]
+              ):
         "Inputs and next-token targets of window `i` when tiling starts at `offset`."
         if not 0 <= i < self.n: raise IndexError(f'window {i} out of range for {self.n} windows')
         if not 0 <= offset <= self.max_offset: raise InputError(f'offset must be in [0, {self.max_offset}], got {offset}')
@@ -277,9 +297,12 @@ class LMDataLoader(DataLoader):
     "A fastai `DataLoader` over `LMWindows` that moves the tiling offset every shuffled epoch."
     offset = 0
     def before_iter(self):
+        "Draw this epoch's tiling offset (0 when not shuffled)."
         super().before_iter()
         self.offset = self.rng.randint(0, self.dataset.max_offset) if self.shuffle else 0
-    def create_item(self, i): return self.dataset.window(i, self.offset)
+    def create_item(self, i:int): # the window's index
+        "Window `i` of this epoch's tiling."
+        return self.dataset.window(i, self.offset)
 
 # %% ../nbs/02_data.ipynb #353a0281
 class LMTiles:
@@ -347,7 +370,9 @@ class DuplicationTask:
         self.split, self.seed, self.valid_frac = split, check_int('seed', seed, minimum=0), _check_frac('valid_frac', valid_frac)
     def __len__(self): return self.n
     @property
-    def seq_len(self): return 2 * (self.w_len + 1)
+    def seq_len(self) -> int:
+        "The length of an example: two copies of the word, each after a separator."
+        return 2 * (self.w_len + 1)
 
 # %% ../nbs/02_data.ipynb #f645c612
 def _draw_w(self:DuplicationTask, i:int) -> np.ndarray:
@@ -410,7 +435,9 @@ class LengthBatcher:
         self.padded = padded
 
 # %% ../nbs/02_data.ipynb #a579d5b4
-def _batches(self:LengthBatcher, rng:random.Random|None=None) -> list:
+def _batches(self:LengthBatcher,
+             rng:random.Random|None=None, # shuffles the pools and the batches; None: a fixed order
+            ) -> list:
     "Index batches: pools in random order (or in order without `rng`), sorted by length, packed greedily."
     idx = list(range(len(self.lengths)))
     if rng is not None: rng.shuffle(idx)
@@ -452,7 +479,8 @@ class BucketedDataLoader(DataLoader):
                  pad_id:int=0, # input padding id
                  lengths=None, # example lengths, if known without reading the items
                  pool:int=1000, # see `LengthBatcher`
-                 **kwargs):
+                 **kwargs, # more fastai `DataLoader` arguments (shuffle, device...)
+                ):
         self.lengths = [len(dataset[i][0]) for i in range(len(dataset))] if lengths is None else lengths
         if len(self.lengths) != len(dataset): raise InputError(f'lengths has {len(self.lengths)} entries for {len(dataset)} examples; give one per example')
         self.max_tokens, self.multiple, self.pad_id, self.pool = max_tokens, multiple, pad_id, pool
@@ -460,10 +488,14 @@ class BucketedDataLoader(DataLoader):
         super().__init__(dataset, bs=1, **kwargs)
         self.n_batches = len(self.batcher.batches())
     def __len__(self): return self.n_batches
-    def create_batches(self, samps):
+    def create_batches(self, samps): # unused: the batcher chooses the examples
+        "The padded batches of this epoch, in the batcher's (shuffled) order."
         for b in self.batcher.batches(self.rng if self.shuffle else None):
             yield pad_collate([self.dataset[i] for i in b], self.multiple, self.pad_id)
-    def new(self, dataset=None, **kwargs):
+    def new(self, dataset=None, # another dataset (default: this one)
+            **kwargs, # settings to change
+           ):
+        "A copy of this loader with the same settings, for `dataset` or with `kwargs` changed."
         kw = dict(max_tokens=self.max_tokens, multiple=self.multiple, pad_id=self.pad_id, pool=self.pool, shuffle=self.shuffle,
                   lengths=self.lengths if dataset is None else None, device=self.device)
         return type(self)(self.dataset if dataset is None else dataset, **{**kw, **kwargs})

@@ -19,7 +19,8 @@ def is_distributed() -> bool:
     "Whether this process is part of a running process group."
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
-def unwrap_ddp(model:nn.Module) -> nn.Module:
+def unwrap_ddp(model:nn.Module, # a model, maybe inside `DistributedDataParallel`
+              ) -> nn.Module:
     "The model inside `DistributedDataParallel` (the model itself otherwise)."
     return getattr(model, 'module', model)
 
@@ -28,14 +29,16 @@ def dist_device() -> torch.device:
     return torch.device('cuda', torch.cuda.current_device()) if torch.distributed.get_backend() == 'nccl' else torch.device('cpu')
 
 # %% ../nbs/08_distributed.ipynb #b80ea939
-def mean_across(x:float) -> float:
+def mean_across(x:float, # this process's value
+               ) -> float:
     "The mean of `x` over the processes of a distributed run (`x` itself otherwise)."
     if not is_distributed(): return x
     t = torch.tensor([x], dtype=torch.float64, device=dist_device())
     torch.distributed.all_reduce(t)
     return t.item() / torch.distributed.get_world_size()
 
-def any_across(flag:bool) -> bool:
+def any_across(flag:bool, # this process's flag
+              ) -> bool:
     "Whether `flag` is true in any process of a distributed run (`flag` itself otherwise)."
     if not is_distributed(): return bool(flag)
     t = torch.tensor([int(bool(flag))], device=dist_device())
@@ -66,6 +69,7 @@ class ShardBatch(Callback):
         self.world = check_int('world', world)
         self.rank = check_int('rank', rank, minimum=0, maximum=self.world - 1)
     def before_batch(self):
+        "Keep this process's share of the batch."
         b = self.yb[0].shape[0]
         if b % self.world:
             raise InputError(f'batch size {b} is not divisible by the {self.world} processes; use a batch size that is a multiple of {self.world}')
@@ -79,7 +83,8 @@ def finish_distributed():
         torch.distributed.barrier()  # a process that exits while another still talks to it aborts the run
         torch.distributed.destroy_process_group()
 
-def wrap_ddp(model:nn.Module) -> nn.Module:
+def wrap_ddp(model:nn.Module, # the model, already on this process's device
+            ) -> nn.Module:
     "`model` inside `DistributedDataParallel` when a process group is running, else unchanged."
     if not is_distributed(): return model
     dev = next(model.parameters()).device
@@ -88,7 +93,9 @@ def wrap_ddp(model:nn.Module) -> nn.Module:
 # %% ../nbs/08_distributed.ipynb #6ae056a3
 class RunInterrupted(RunError):
     "A run stopped at once by a second stop signal; `exit_code` is 128 + the signal (130: Ctrl-C, 143: SIGTERM)."
-    def __init__(self, signum:int, msg:str): super().__init__(msg); self.signum, self.exit_code = signum, 128 + signum
+    def __init__(self, signum:int, # the signal that stopped the run
+                 msg:str, # what happened and what to do
+                ): super().__init__(msg); self.signum, self.exit_code = signum, 128 + signum
 
 class StopSignals:
     "Turn Ctrl-C and SIGTERM into a stop request that every process agrees on; a second signal raises `RunInterrupted`."

@@ -32,13 +32,23 @@ def masked_cross_entropy(logits:torch.Tensor, # (b, n, V) or (N, V)
 # %% ../nbs/09_evaluation.ipynb #690de254
 class TokenMetric(Metric):
     "A metric summed over every scored token of the split and divided once: a token-weighted average."
-    def reset(self): self.total, self.count = 0., 0
-    def stat(self, logits, targets): raise NotImplementedError  # (sum over scored tokens, number of them)
-    def accumulate(self, learn):
+    def reset(self):
+        "Start a new split: nothing summed yet."
+        self.total, self.count = 0., 0
+    def stat(self, logits, # (b, n, V)
+             targets, # (b, n), `IGNORE_INDEX` where not scored
+            ):
+        "(sum of the metric over the batch's scored tokens, number of them); each metric defines it."
+        raise NotImplementedError
+    def accumulate(self, learn, # anything with `pred` and `yb`, e.g. a `Learner`
+                  ):
+        "Add a batch's sum and count."
         s, n = self.stat(learn.pred, *learn.yb)
         self.total += float(s); self.count += int(n)
     @property
-    def value(self): return self.total / self.count if self.count else None
+    def value(self):
+        "The token-weighted mean over the split (None before any token)."
+        return self.total / self.count if self.count else None
 
 def _nll_sum(logits, targets):
     t = targets.reshape(-1)
@@ -48,29 +58,47 @@ def _nll_sum(logits, targets):
 # %% ../nbs/09_evaluation.ipynb #9446125f
 class MaskedAccuracy(TokenMetric):
     "Share of scored tokens whose argmax prediction is right (duplication: the second half only)."
-    def stat(self, logits, targets):
+    def stat(self, logits, # (b, n, V)
+             targets, # (b, n), `IGNORE_INDEX` where not scored
+            ):
+        "(right predictions, scored tokens) of a batch."
         keep = targets != IGNORE_INDEX
         return (logits.argmax(-1)[keep] == targets[keep]).sum().item(), keep.sum().item()
     @property
-    def name(self): return 'masked_accuracy'
+    def name(self):
+        "The column name."
+        return 'masked_accuracy'
 
 class BitsPerChar(TokenMetric):
     "Cross-entropy in bits per scored token (per character for byte or character models)."
-    def stat(self, logits, targets): return _nll_sum(logits, targets)
+    def stat(self, logits, # (b, n, V)
+             targets, # (b, n), `IGNORE_INDEX` where not scored
+            ):
+        "(summed cross-entropy in nats, scored tokens) of a batch."
+        return _nll_sum(logits, targets)
     @property
-    def value(self): return None if not self.count else self.total / self.count / math.log(2)
+    def value(self):
+        "Mean cross-entropy in bits (None before any token)."
+        return None if not self.count else self.total / self.count / math.log(2)
     @property
-    def name(self): return 'bpc'
+    def name(self):
+        "The column name."
+        return 'bpc'
 
 class Perplexity(BitsPerChar):
     "exp of the token-weighted mean cross-entropy."
     @property
-    def value(self): return None if not self.count else math.exp(self.total / self.count)
+    def value(self):
+        "exp of the mean cross-entropy in nats (None before any token)."
+        return None if not self.count else math.exp(self.total / self.count)
     @property
-    def name(self): return 'perplexity'
+    def name(self):
+        "The column name."
+        return 'perplexity'
 
 # %% ../nbs/09_evaluation.ipynb #af6be05f
-def is_terminal(f) -> bool:
+def is_terminal(f, # a stream, e.g. sys.stdout
+               ) -> bool:
     "Whether the stream `f` is a terminal (not a file, a pipe or a notebook's captured output)."
     try: return bool(f.isatty())
     except (AttributeError, ValueError): return False
@@ -86,7 +114,9 @@ class ProgressText:
                 ):
         self.total, self.desc, self.file, self.every = total, desc, file or sys.stdout, every
         self.tty, self.t0, self.mark, self.width = is_terminal(self.file), time.time(), -1, 0
-    def line(self, done:int, comment:str='') -> str:
+    def line(self, done:int, # steps done
+             comment:str='', # added at the end, e.g. the loss
+            ) -> str:
         "The text for `done` steps out of `total`."
         t, n = time.time() - self.t0, self.total
         if not n: return f'{self.desc}: {done} [{_clock(t)}] {comment}'.rstrip()
@@ -94,7 +124,9 @@ class ProgressText:
         bar = f' |{"#" * round(20 * f)}{"-" * (20 - round(20 * f))}|' if self.tty else ''
         eta = f'<{_clock(t / f - t)}' if done else ''
         return f'{self.desc}: {f:4.0%}{bar} {done}/{n} [{_clock(t)}{eta}] {comment}'.rstrip()
-    def update(self, done:int, comment:str=''):
+    def update(self, done:int, # steps done
+               comment:str='', # added at the end, e.g. the loss
+              ):
         "Show that `done` steps are done."
         if self.tty:
             s = self.line(done, comment); self.file.write('\r' + s.ljust(self.width)); self.width = len(s)
@@ -127,6 +159,7 @@ class ProgressLog(ProgressCallback):
     _name = 'progress'   # `learn.progress`, which `learn.no_bar()` removes
     def __init__(self, file=None): self.file = file # where to write (default: sys.stdout)
     def before_fit(self):
+        "Choose bars (a terminal) or lines (anything else), and take over the table's logger for lines."
         self.out = self.file or sys.stdout
         self.lines = not is_terminal(self.out)
         if not self.lines: return super().before_fit()
@@ -140,19 +173,30 @@ class ProgressLog(ProgressCallback):
         vals = [f'{n} {v:.6f}' if isinstance(v, float) else f'{n} {v}' for n, v in zip(self.recorder.metric_names[1:], log[1:])]
         print(f'epoch {log[0] + e + 1}/{self.n_epoch + e}: ' + ', '.join(vals), file=self.out, flush=True)
     def before_epoch(self):
+        "Start fastai's epoch bar (bars only)."
         if not self.lines: super().before_epoch()
-    def before_train(self): self._start('train') if self.lines else super().before_train()
-    def before_validate(self): self._start('valid') if self.lines else super().before_validate()
+    def before_train(self):
+        "Start the training progress."
+        self._start('train') if self.lines else super().before_train()
+    def before_validate(self):
+        "Start the validation progress."
+        self._start('valid') if self.lines else super().before_validate()
     def after_batch(self):
+        "Advance the progress, with the smoothed loss when training."
         done = self.iter + 1 + (getattr(self.learn, 'batches_skipped', 0) if self.training else 0)
         if not self.lines: return super().after_batch()
         self.bar.update(done, f'loss {self.smooth_loss.item():.4f}' if self.training else '')
-    def after_cancel_train(self): self.after_batch()   # the batch whose step ended the run (max_steps) is done too
+    def after_cancel_train(self):
+        "Count the batch whose step ended the run (max_steps): it is done too."
+        self.after_batch()
     def after_train(self):
+        "Close fastai's training bar (bars only)."
         if not self.lines: super().after_train()
     def after_validate(self):
+        "Close fastai's validation bar (bars only)."
         if not self.lines: super().after_validate()
     def after_fit(self):
+        "Close the bars, give the logger back, and say why the run stopped early, if it did."
         if not self.lines: super().after_fit()
         elif hasattr(self, 'old_logger'): self.learn.logger = self.old_logger
         if getattr(self.learn, 'stopped', None): print(self.learn.stopped, file=self.out, flush=True)
@@ -161,7 +205,8 @@ class ProgressLog(ProgressCallback):
 class _Batch:  # the two attributes a metric reads from a Learner
     def __init__(self, pred, yb): self.pred, self.yb = pred, yb
 
-def mode_label(mode:str|int|None) -> str:
+def mode_label(mode:str|int|None, # None (as trained), 'full' or a number of LSH rounds
+              ) -> str:
     "How an attention mode reads in tables and progress bars: 'as trained', 'full', 'LSH-4'."
     return 'as trained' if mode is None else 'full' if mode == 'full' else f'LSH-{mode}'
 

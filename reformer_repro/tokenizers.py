@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 import numpy as np
 import torch
-from .core import atomic_write
+from .core import InputError, IntegrityError, atomic_write
 
 # %% auto #0
 __all__ = ['Tokenizer', 'ByteTokenizer', 'CharTokenizer', 'load_tokenizer']
@@ -46,7 +46,8 @@ def _encode(text:str, codec:str, # 'utf-8' or 'utf-32-le'
 # %% ../nbs/01_tokenizers.ipynb #5370a9ac
 class Tokenizer:
     "The interface: `encode_array`/`encode` (text to ids), `decode` (ids to text), `to_dict`/`save`/`load`."
-    def encode(self, x) -> torch.Tensor:
+    def encode(self, x, # the text (bytes or str for `ByteTokenizer`, str for `CharTokenizer`)
+              ) -> torch.Tensor:
         "The ids of `x` as a 1-D `torch.long` tensor, ready for an embedding."
         return torch.from_numpy(self.encode_array(x).astype(np.int64))
 
@@ -61,7 +62,7 @@ class Tokenizer:
         "Read a tokenizer of this class written by `save`."
         tok = load_tokenizer(path)
         if not isinstance(tok, cls):
-            raise ValueError(f"{path} holds a {type(tok).__name__}, not a {cls.__name__}; use load_tokenizer to read any kind")
+            raise InputError(f"{path} holds a {type(tok).__name__}, not a {cls.__name__}; use load_tokenizer to read any kind")
         return tok
 
     def __eq__(self, other): return type(self) is type(other) and self.to_dict() == other.to_dict()
@@ -81,9 +82,12 @@ class ByteTokenizer(Tokenizer):
         self.eos_id = 1 if n_reserved > 1 else None
 
     @property
-    def vocab_size(self) -> int: return 256 + self.n_reserved
+    def vocab_size(self) -> int:
+        "The number of ids: 256 bytes after the reserved ones."
+        return 256 + self.n_reserved
 
-    def encode_array(self, x:bytes|bytearray|memoryview|str) -> np.ndarray:
+    def encode_array(self, x:bytes|bytearray|memoryview|str, # the bytes, or a str to encode as UTF-8
+                    ) -> np.ndarray:
         "The ids of the bytes of `x` (a str is UTF-8 encoded), in a compact dtype."
         if isinstance(x, str): x = _encode(x, 'utf-8')
         elif not isinstance(x, (bytes, bytearray, memoryview)):
@@ -114,7 +118,9 @@ class ByteTokenizer(Tokenizer):
             raise ValueError(f"bytes {e.start}..{e.end - 1} are not valid UTF-8 ({e.reason}); a window cut from enwik8 "
                              "can split a character, so pass errors='replace' to decode it anyway") from None
 
-    def to_dict(self) -> dict: return dict(type='ByteTokenizer', version=_FORMAT_VERSION, n_reserved=self.n_reserved)
+    def to_dict(self) -> dict:
+        "The settings as JSON-ready values, with the class and format version."
+        return dict(type='ByteTokenizer', version=_FORMAT_VERSION, n_reserved=self.n_reserved)
     def __repr__(self): return f"ByteTokenizer(n_reserved={self.n_reserved}, vocab_size={self.vocab_size})"
 
 # %% ../nbs/01_tokenizers.ipynb #74e13cf4
@@ -150,7 +156,9 @@ class CharTokenizer(Tokenizer):
         self._lut[self._codes] = np.arange(len(chars))
 
     @property
-    def vocab_size(self) -> int: return len(self.chars)
+    def vocab_size(self) -> int:
+        "The number of ids: one per vocabulary character."
+        return len(self.chars)
 
     @classmethod
     def from_corpus(cls, text:str, # the corpus whose characters make the vocabulary
@@ -169,7 +177,8 @@ class CharTokenizer(Tokenizer):
         if not len(keep): raise ValueError(f"no character occurs {min_count} times in the corpus; lower min_count")
         return cls(''.join(map(chr, keep)), unknown, unk_token)
 
-    def encode_array(self, text:str) -> np.ndarray:
+    def encode_array(self, text:str, # the text to encode
+                    ) -> np.ndarray:
         "The ids of the characters of `text`, in a compact dtype."
         if not isinstance(text, str): raise TypeError(f"CharTokenizer encodes str, got {type(text).__name__}")
         out = np.empty(len(text), _compact_dtype(self.vocab_size))
@@ -189,6 +198,7 @@ class CharTokenizer(Tokenizer):
         return ''.join(self._codes[a[i:i + _CHUNK]].tobytes().decode('utf-32-le') for i in range(0, len(a), _CHUNK))
 
     def to_dict(self) -> dict:
+        "The settings as JSON-ready values, with the class and format version."
         return dict(type='CharTokenizer', version=_FORMAT_VERSION, chars=''.join(self.chars),
                     unknown=self.unknown, unk_token=self.unk_token)
     def __repr__(self): return f"CharTokenizer(vocab_size={self.vocab_size}, unknown={self.unknown!r})"
@@ -206,17 +216,19 @@ _TOKENIZERS = {'ByteTokenizer': ByteTokenizer, 'CharTokenizer': CharTokenizer}
 
 def load_tokenizer(path:str|Path, # a JSON file written by `Tokenizer.save`
                   ) -> Tokenizer:
-    "The tokenizer saved at `path`, of whichever class the file names."
-    path = Path(path)
+    "The tokenizer saved at `path`, of whichever class the file names; `IntegrityError` naming the file when it is damaged."
+    if not isinstance(path, (str, os.PathLike)): raise InputError(f'path must be a str or Path, got {type(path).__name__}')
+    path, fix = Path(path), 'Restore the file from a copy, or save the tokenizer again'
     try: d = json.loads(path.read_text(encoding='utf-8'))
-    except ValueError as e: raise ValueError(f"{path} is not a tokenizer file: it is not UTF-8 JSON ({e})") from None
-    if not isinstance(d, dict) or 'type' not in d: raise ValueError(f"{path} is not a tokenizer file: it has no 'type' field")
+    except ValueError as e: raise IntegrityError(f"{path} is not a tokenizer file: it is not UTF-8 JSON ({e}). {fix}") from None
+    if not isinstance(d, dict) or 'type' not in d: raise IntegrityError(f"{path} is not a tokenizer file: it has no 'type' field. {fix}")
     d = dict(d); name, version = d.pop('type'), d.pop('version', None)
-    if name not in _TOKENIZERS: raise ValueError(f"{path} holds an unknown tokenizer type {name!r}; known: {', '.join(_TOKENIZERS)}")
+    if not isinstance(name, str) or name not in _TOKENIZERS:
+        raise IntegrityError(f"{path} holds an unknown tokenizer type {name!r}; known: {', '.join(_TOKENIZERS)}. {fix}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"{path} has no valid format 'version' (got {version!r})")
+        raise IntegrityError(f"{path} has no valid format 'version' (got {version!r}). {fix}")
     if version > _FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {version}, but this reformer_repro reads versions up to "
-                         f"{_FORMAT_VERSION}; upgrade reformer_repro")
+        raise IntegrityError(f"{path} has format version {version}, but this reformer_repro reads versions up to "
+                             f"{_FORMAT_VERSION}; upgrade reformer_repro")
     try: return _TOKENIZERS[name](**d)
-    except (TypeError, ValueError) as e: raise ValueError(f"{path} has invalid {name} settings: {e}") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as e: raise IntegrityError(f"{path} has invalid {name} settings: {e}. {fix}") from None

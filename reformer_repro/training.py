@@ -4,11 +4,10 @@
 
 # %% ../nbs/10_training.ipynb #d93aeb5a
 from __future__ import annotations
-import contextlib, csv, dataclasses, hashlib, io, math, os, random, signal, socket, struct, sys, time
+import contextlib, csv, dataclasses, hashlib, io, math, os, signal, socket, struct, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
-import numpy as np
 import torch
 from torch import nn
 from fastai.data.core import DataLoaders
@@ -20,7 +19,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import combined_cos
 from fastcore.basics import noop, patch
 from fastcore.foundation import L
-from .core import InputError, IntegrityError, RunError, atomic_write, check_int
+from .core import InputError, IntegrityError, RunError, atomic_write, check_float, check_int, rng_state, set_rng_state
 from .runs import atomic_write_text, check_writable, config_diff
 from .data import IGNORE_INDEX
 from .distributed import RunInterrupted, StopSignals, mean_across, unwrap_ddp  # RunInterrupted: what `fit_run` may raise
@@ -29,18 +28,23 @@ from .evaluation import ProgressLog, masked_cross_entropy
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'CKPT_FORMAT', 'WANDB_TIMEOUT', 'paper_adam', 'adafactor', 'lr_at',
            'StepCounter', 'LRSchedule', 'AccumulateBatches', 'Autocast', 'precision_callbacks', 'NonFiniteError',
-           'ClipGrad', 'NonFiniteGuard', 'rng_state', 'set_rng_state', 'SkipFirst', 'plain_state', 'save_checkpoint',
-           'load_checkpoint', 'Checkpoint', 'CSVLog', 'TrainConfig', 'make_learner', 'fit_run', 'wandb_mode',
-           'wandb_callbacks']
+           'ClipGrad', 'NonFiniteGuard', 'SkipFirst', 'plain_state', 'save_checkpoint', 'load_checkpoint', 'Checkpoint',
+           'CSVLog', 'TrainConfig', 'make_learner', 'fit_run', 'wandb_mode', 'wandb_callbacks']
 
 # %% ../nbs/10_training.ipynb #27fb59ea
-def paper_adam(params, lr:float=1e-3, wd:float=0., **kw):
+def paper_adam(params, # the parameters (or parameter groups) to train
+               lr:float=1e-3, # learning rate
+               wd:float=0., # decoupled weight decay
+              ):
     "fastai Adam with the authors' settings: betas (0.9, 0.98), eps 1e-9."
-    return Adam(params, lr=lr, mom=0.9, sqr_mom=0.98, eps=1e-9, wd=wd, **kw)
+    return Adam(params, lr=lr, mom=0.9, sqr_mom=0.98, eps=1e-9, wd=wd)
 
-def adafactor(params, lr:float=1e-2, wd:float=0., **kw):
+def adafactor(params, # the parameters (or parameter groups) to train
+              lr:float=1e-2, # learning rate
+              wd:float=0., # weight decay
+             ):
     "torch's Adafactor (factored second moments, no first moment) as a fastai optimizer."
-    return OptimWrapper(params, torch.optim.Adafactor, lr=lr, weight_decay=wd, **kw)
+    return OptimWrapper(params, torch.optim.Adafactor, lr=lr, weight_decay=wd)
 
 OPTIMIZERS = {'adam': paper_adam, 'adafactor': adafactor}
 
@@ -68,16 +72,24 @@ class StepCounter(Callback):
     "Count optimizer steps in `learn.opt_steps`."
     order = -50
     def before_fit(self):
+        "Start the count at 0, unless a resumed run set it."
         if not hasattr(self.learn, 'opt_steps'): self.learn.opt_steps = 0
-    def after_step(self): self.learn.opt_steps += 1
+    def after_step(self):
+        "Count the optimizer step just taken."
+        self.learn.opt_steps += 1
 
 class LRSchedule(Callback):
     "Set the learning rate of each optimizer step from `lr_at`; one-cycle also cycles Adam's beta1."
     order, run_valid = -40, False
-    def __init__(self, kind:str='rsqrt', peak:float=1e-3, warmup:int=0, total:int|None=None):
+    def __init__(self, kind:str='rsqrt', # see `lr_at`
+                 peak:float=1e-3, # the largest learning rate
+                 warmup:int=0, # warm-up steps (rsqrt, constant)
+                 total:int|None=None, # all steps of the run (onecycle)
+                ):
         if kind not in SCHEDULES: raise InputError(f'unknown schedule {kind!r}; use one of {SCHEDULES}')
         self.kind, self.peak, self.warmup, self.total = kind, peak, warmup, total
     def before_batch(self):
+        "Set the learning rate (and one-cycle momentum) of the optimizer step this batch belongs to."
         s = self.learn.opt_steps + 1
         self.opt.set_hyper('lr', lr_at(s, self.kind, self.peak, self.warmup, self.total))
         if self.kind == 'onecycle' and 'mom' in self.opt.hypers[0]:
@@ -88,14 +100,18 @@ class AccumulateBatches(Callback):
     "Step the optimizer once every `n` batches, on the gradient of the mean loss over all their scored tokens."
     order, run_valid = MixedPrecision.order - 4, False
     def __init__(self, n:int=1): self.n = check_int('accum', n) # batches per optimizer step
-    def before_fit(self): self.count, self.weight, self.unit = 0, 0., None
+    def before_fit(self):
+        "Start with no batch accumulated."
+        self.count, self.weight, self.unit = 0, 0., None
     def after_loss(self):
+        "Weigh this batch's loss gradient by its scored tokens, in units of the first batch's."
         if self.n == 1: return
         t = float((self.learn.yb[-1] != IGNORE_INDEX).sum())   # scored tokens of this batch
         if self.unit is None: self.unit = max(t, 1.)
         self.learn.loss_grad = self.learn.loss_grad * (t / self.unit)
         self.weight += t / self.unit
     def before_step(self):
+        "Skip the step until `n` batches are in, then turn the summed gradient into the mean over their tokens."
         if self.n == 1: return
         self.count += 1
         if self.count < self.n: raise CancelBatchException()  # keep the gradients: no step, no zero_grad
@@ -109,15 +125,17 @@ PRECISIONS = ('fp32', 'bf16', 'fp16')
 class Autocast(Callback):
     "Forward pass and loss under bfloat16 autocast, on CPU or GPU; logits cast back to float32."
     order = MixedPrecision.order
-    def __init__(self, dtype:torch.dtype=torch.bfloat16): self.dtype, self.ctx = dtype, None
+    def __init__(self, dtype:torch.dtype=torch.bfloat16): self.dtype, self.ctx = dtype, None # the autocast type
     def before_batch(self):
-        dev = next(self.model.parameters()).device.type
-        self.ctx = torch.autocast(dev, dtype=self.dtype); self.ctx.__enter__()
-    def after_pred(self): self.learn.pred = self.pred.float()
-    def _exit(self):
+        "Enter autocast on the model's device."
+        self.ctx = torch.autocast(next(self.model.parameters()).device.type, dtype=self.dtype); self.ctx.__enter__()
+    def after_pred(self):
+        "Cast the logits back to float32, for the loss."
+        self.learn.pred = self.pred.float()
+    def after_loss(self):
+        "Leave autocast once the loss is computed (or the batch is cancelled): the backward pass runs outside it."
         if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
-    def after_loss(self): self._exit()
-    def after_cancel_batch(self): self._exit()
+    after_cancel_batch = after_loss
 
 def precision_callbacks(precision:str, # 'fp32', 'bf16' or 'fp16'
                         device:torch.device, # where the model runs
@@ -138,8 +156,9 @@ class NonFiniteError(RunError):
 class ClipGrad(Callback):
     "Clip the gradient norm to `max_norm` (None: only measure it); the norm goes to `learn.grad_norm`."
     order, run_valid = MixedPrecision.order + 1, False
-    def __init__(self, max_norm:float|None=1.): self.max_norm = max_norm
+    def __init__(self, max_norm:float|None=1.): self.max_norm = max_norm # largest gradient norm; None: only measure it
     def before_step(self):
+        "Clip (or measure) the global gradient norm before the optimizer uses it."
         ps = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(ps, self.max_norm) if self.max_norm else torch.nn.utils.get_total_norm([p.grad for p in ps])
         self.learn.grad_norm = float(norm)
@@ -154,29 +173,19 @@ class NonFiniteGuard(Callback):
                              (f'The last good checkpoint is {ck}; ' if ck else 'No checkpoint was written yet; ') +
                              "lower the learning rate, clip gradients (train.clip) or use fp32/bf16, then resume or restart")
     def after_loss(self):
+        "Stop at a non-finite loss."
         if not torch.isfinite(self.learn.loss).all(): self._stop(f'the loss is {self.learn.loss.item()}')
     def before_step(self):
+        "Stop at a non-finite gradient norm, before the optimizer step spreads it to the weights."
         if not math.isfinite(getattr(self.learn, 'grad_norm', 0.)): self._stop(f'the gradient norm is {self.learn.grad_norm}')
-
-# %% ../nbs/10_training.ipynb #7943ca3f
-def rng_state() -> dict:
-    "The state of Python's, NumPy's and torch's (CPU and CUDA) global generators, in plain types and tensors."
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return dict(python=random.getstate(), numpy=(kind, torch.from_numpy(keys.copy()), pos, has_gauss, cached),
-                torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
-
-def set_rng_state(s:dict):
-    "Restore what `rng_state` returned."
-    v, st, gauss = s['python']; random.setstate((v, tuple(st), gauss))
-    kind, keys, pos, has_gauss, cached = s['numpy']
-    np.random.set_state((kind, keys.numpy(), pos, has_gauss, cached))
-    torch.set_rng_state(s['torch'])
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/10_training.ipynb #40d004bb
 class SkipFirst:
     "Iterate `dl` without its first `k` batches; set the global RNG state just before the first batch left."
-    def __init__(self, dl, k:int, rng:dict|None): self.dl, self.k, self.rng = dl, k, rng
+    def __init__(self, dl, # the training loader
+                 k:int, # batches to skip
+                 rng:dict|None, # `rng_state` to set before the first batch left (None: leave the global RNG alone)
+                ): self.dl, self.k, self.rng = dl, k, rng
     def __len__(self): return len(self.dl) - self.k
     def __getattr__(self, name): return getattr(self.dl, name)
     def __iter__(self):
@@ -189,7 +198,8 @@ class SkipFirst:
         yield from it
 
 # %% ../nbs/10_training.ipynb #9ceffd8a
-def plain_state(o):
+def plain_state(o, # an optimizer state dict, or any nest of lists, tuples, `L`s and dicts
+               ):
     "`o` with fastcore `L`s (and tuples) turned into lists, recursively, for `torch.load(weights_only=True)`."
     if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [plain_state(x) for x in o]
     if isinstance(o, dict): return {k: plain_state(v) for k, v in o.items()}
@@ -267,6 +277,7 @@ class Checkpoint(Callback):
             f'The last checkpoint, {ck}, is intact: resume from it' if (ck := getattr(self.learn, 'last_checkpoint', None)) else
             'No checkpoint was written yet: start the run again'))
     def before_fit(self):
+        "Restore the epoch offset and loss scaler of a resumed run, and catch Ctrl-C/SIGTERM."
         self.offset, self.first, self.saved_step, self.finished, self.learn.stopped = 0, None, None, False, None
         if (r := self.resume) is not None:
             self.offset, self.first, self.learn.last_checkpoint = r['epoch'], r, self.path
@@ -274,6 +285,7 @@ class Checkpoint(Callback):
         self.learn.epoch_offset = self.offset
         self.signals.install()
     def before_train(self):
+        "Continue the stopped epoch where it was: its data order, the batches done, the global RNG state."
         dl, r, self.first = self.dls.train, self.first, None
         if r is not None:                                # the epoch the run was stopped in
             v, st, gauss = r['dl_rng']; self.epoch_rng, self.done0 = (v, tuple(st), gauss), r['batches_done']
@@ -282,6 +294,7 @@ class Checkpoint(Callback):
         else: self.epoch_rng, self.done0 = dl.rng.getstate(), 0
         self.learn.batches_skipped = self.done0
     def after_step(self):
+        "Save when due, on a stop signal or at `max_steps`; then stop if asked."
         done, n, s = self.done0 + self.iter + 1, len(self.dls.train), self.learn.opt_steps
         stop, self.finished = self.signals.requested(), self.max_steps is not None and s >= self.max_steps
         if stop or self.finished or done == n or s % self.every == 0: self.save(done)
@@ -292,15 +305,19 @@ class Checkpoint(Callback):
             if done < n or self.epoch < self.n_epoch - 1:
                 self.learn.stopped = f'stopped at max_steps={self.max_steps}: batch {done} of {n} in epoch {self.epoch + self.offset + 1}'
             raise CancelTrainException()   # validation still runs, then `after_epoch` ends the fit
-    def after_cancel_train(self):      # fastai's Recorder drops a cancelled epoch's training loss, shifting the table's columns
+    def after_cancel_train(self):
+        "Keep the epoch's training loss in the table (fastai's `Recorder` drops it, shifting the columns)."
         if hasattr(self.learn, 'recorder'): self.learn.recorder.cancel_train = False
     def after_epoch(self):
+        "End the fit after the validation of the epoch that reached `max_steps`."
         if self.finished: raise CancelFitException()
-    def after_fit(self): self.signals.restore()
+    def after_fit(self):
+        "Give the signals back to their previous handlers."
+        self.signals.restore()
 
 # %% ../nbs/10_training.ipynb #646a95cf
 @patch
-def save(self:Checkpoint, done:int):
+def save(self:Checkpoint, done:int): # batches of the current epoch done
     "Write the checkpoint after `done` batches of the current epoch (finite weights only)."
     m = unwrap_ddp(self.model)
     bad = [n for n, p in m.named_parameters() if not torch.isfinite(p).all()]
@@ -315,9 +332,25 @@ def save(self:Checkpoint, done:int):
                          csv_rows=getattr(self.learn, 'csv_rows', None), saved_at=time.time()), self.path)
     self.learn.last_checkpoint = self.path
 
+# %% ../nbs/10_training.ipynb #c5a7e0d1
+def _kept_rows(path:Path, n:int, fields:list) -> list:
+    "The first `n` lines of the metrics log `path` (header included), checked; `IntegrityError` naming it when they are not all there."
+    fix = (f'The checkpoint recorded {n - 1} rows of {path}; restore the file from a copy, or start a new run '
+           '(resuming would lose the rows that are missing)')
+    try: lines = path.read_text(encoding='utf-8').splitlines(keepends=True)[:n]
+    except FileNotFoundError: raise IntegrityError(f'{path} is missing. {fix}') from None
+    except UnicodeDecodeError as e: raise IntegrityError(f'{path} is damaged: byte {e.start} is not UTF-8 text. {fix}') from None
+    if len(lines) < n or not lines[-1].endswith('\n'):
+        raise IntegrityError(f'{path} is truncated: it holds {max(len(lines) - 1, 0)} complete rows or fewer. {fix}')
+    rows = list(csv.reader(lines))
+    if rows[0] != fields: raise IntegrityError(f'{path} is damaged: its header is {",".join(rows[0])!r}, expected {",".join(fields)!r}. {fix}')
+    for i, r in enumerate(rows[1:], 2):
+        if len(r) != len(fields) or r[0] not in ('train', 'valid') or not r[1].isdigit(): raise IntegrityError(f'{path} is damaged at line {i}. {fix}')
+    return lines
+
 # %% ../nbs/10_training.ipynb #f99b8613
 class CSVLog(Callback):
-    "Write `metrics.csv`: a row per optimizer step and a row per evaluation."
+    "Write `metrics.csv`: a row per optimizer step and a row per evaluation; on resume, continue the rows the checkpoint knew."
     order = 60  # after the Recorder, so that evaluation values are ready
     def __init__(self, path:str|Path, # the CSV file
                  keep_rows:int|None=None, # on resume: lines to keep (header included)
@@ -325,36 +358,34 @@ class CSVLog(Callback):
                 ):
         self.path, self.keep_rows, self.is_main = Path(path), keep_rows, is_main
     def before_fit(self):
+        "Start the file, or on resume check it and cut it back to the checkpoint's rows."
         self.valid_names = list(self.recorder.metric_names[2:-1]) if hasattr(self, 'recorder') else []
         self.fields = ['kind', 'step', 'epoch', 'batch', 'loss', 'lr', 'grad_norm', 'elapsed_s'] + self.valid_names
-        self.t0, self.losses, rows = time.time(), [], []
-        if self.keep_rows is not None and self.path.exists(): rows = self.path.read_text().splitlines(keepends=True)[:self.keep_rows]
+        self.t0, self.losses = time.time(), []
+        rows = _kept_rows(self.path, self.keep_rows, self.fields) if self.keep_rows is not None and self.is_main else []
         if self.is_main: atomic_write_text(''.join(rows) or ','.join(self.fields) + '\n', self.path)
-        self.learn.csv_rows = max(len(rows), 1)
+        self.learn.csv_rows = self.keep_rows or 1
     def _write(self, row:dict):
         if self.is_main:
             with open(self.path, 'a', newline='') as f: csv.DictWriter(f, self.fields).writerow(row)
         self.learn.csv_rows += 1
     def after_loss(self):
+        "Keep the loss of each training batch of the step."
         if self.training: self.losses.append(self.learn.loss.detach().float())
     def after_step(self):
+        "Write the step's row: its mean loss over batches (and processes), learning rate, gradient norm."
         loss = mean_across(torch.stack(self.losses).mean().item()); self.losses = []
         self._write(dict(kind='train', step=self.learn.opt_steps, epoch=self.epoch + getattr(self.learn, 'epoch_offset', 0),
                          batch=self.iter + getattr(self.learn, 'batches_skipped', 0), loss=f'{loss:.6g}', lr=f'{self.opt.hypers[-1]["lr"]:.6g}',
                          grad_norm=f'{getattr(self.learn, "grad_norm", float("nan")):.6g}', elapsed_s=f'{time.time() - self.t0:.2f}'))
     def after_epoch(self):
+        "Write the evaluation's row: the validation loss and metrics."
         if not self.recorder.values: return
         vals = dict(zip(self.recorder.metric_names[1:-1], self.recorder.values[-1]))
         self._write(dict(kind='valid', step=self.learn.opt_steps, epoch=self.epoch + getattr(self.learn, 'epoch_offset', 0),
                          elapsed_s=f'{time.time() - self.t0:.2f}', **{k: f'{vals[k]:.6g}' for k in self.valid_names if vals.get(k) is not None}))
 
 # %% ../nbs/10_training.ipynb #bb663914
-def _check_float(name:str, v, low:float=0., strict:bool=True) -> float:
-    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-    if not (ok and (v > low if strict else v >= low)):
-        raise InputError(f'{name} must be a finite number {">" if strict else ">="} {low:g}, got {v!r}')
-    return float(v)
-
 @dataclass
 class TrainConfig:
     "How to train: length, optimizer, schedule, precision, checkpoints."
@@ -378,8 +409,8 @@ class TrainConfig:
         if self.max_steps is not None: check_int('TrainConfig.max_steps', self.max_steps)
         for f, ok in (('opt', tuple(OPTIMIZERS)), ('schedule', SCHEDULES), ('precision', PRECISIONS)):
             if getattr(self, f) not in ok: raise InputError(f'TrainConfig.{f}: unknown {f} {getattr(self, f)!r}; use one of {ok}')
-        _check_float('TrainConfig.lr', self.lr); _check_float('TrainConfig.wd', self.wd, strict=False)
-        if self.clip is not None: _check_float('TrainConfig.clip (or None: no clipping)', self.clip)
+        check_float('TrainConfig.lr', self.lr); check_float('TrainConfig.wd', self.wd, strict=False)
+        if self.clip is not None: check_float('TrainConfig.clip (or None: no clipping)', self.clip)
         return self
 
 # %% ../nbs/10_training.ipynb #3defb735
