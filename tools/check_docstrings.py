@@ -4,7 +4,8 @@ Walks every module of `reformer_repro` and checks each public function, class an
 module's `__all__`, the public methods of those classes, the methods added to them with `@patch`, and their
 properties): it needs a docstring, and each parameter needs a doc comment (fastcore's docments, the house
 style: `x:int, # what x is`; a `fastcore.script.Param` help text counts). `self`, `cls` and an autograd
-`ctx` need none. Also checks that `reformer_repro.__doc__` says what the package is. Lists every offender
+`ctx` need none, nor `*args`/`**kwargs` (docments cannot attach a comment to them: the docstring says where
+they go). Also checks that `reformer_repro.__doc__` says what the package is. Lists every offender
 and exits 1 if there is one.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ def undocumented_params(f, skip_first: bool) -> list[str]:
     from fastcore.docments import docments
     try: sig = inspect.signature(f)
     except (TypeError, ValueError): return []
-    names = [n for n in sig.parameters]
+    names = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if skip_first and names: names = names[1:]
     names = [n for n in names if n not in SKIP_PARAMS]
     if not names: return []
@@ -56,7 +57,8 @@ def check_class(name: str, cls) -> tuple[list[str], int]:
         target = cls if dataclasses.is_dataclass(cls) else cls.__init__
         try:
             docs = docments(target, full=True)
-            params = [p for p in inspect.signature(cls).parameters if p not in SKIP_PARAMS]
+            params = [n for n, p in inspect.signature(cls).parameters.items()
+                      if n not in SKIP_PARAMS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
             missing = [p for p in params if not _documented_param(docs.get(p, {}))]
         except Exception as e: missing = [f'(docments could not read the source: {type(e).__name__})']
         if missing: out.append(f'{name}: constructor parameters without a doc comment: ' + ', '.join(missing))
