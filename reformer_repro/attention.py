@@ -28,7 +28,8 @@ def mask_values(dtype:torch.dtype, # the dtype of the attention logits
 
 # %% ../nbs/03_attention.ipynb #ac0e9ddb
 def check_mask(mask:torch.Tensor|None, # (b, n) bool, True for real tokens, or None
-               b:int, n:int, # the expected batch size and length
+               b:int, # the expected batch size
+               n:int, # the expected length
                name:str='mask', # the argument's name, for the error message
               ) -> torch.Tensor|None:
     "Refuse a padding mask of the wrong type or shape, naming the argument."
@@ -86,7 +87,8 @@ def attention_bias(n:int, # sequence length
                    causal:bool=False, # mask keys after the query
                    mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                    shared_qk:bool=False, # apply the self rule: own key only when nothing else is allowed
-                   dtype:torch.dtype=torch.float32, device=None,
+                   dtype:torch.dtype=torch.float32, # dtype of the bias
+                   device=None, # its device when `mask` is None
                   ) -> torch.Tensor: # (b or 1, 1, n, n) additive bias
     "Additive logit bias for full attention: padding, causal and shared-QK self masks."
     device = mask.device if mask is not None else device
@@ -148,10 +150,13 @@ def check_rounds(n_rounds:int, # number of hash rounds
     return check_int(name, n_rounds, 1, MAX_ROUNDS)
 
 # %% ../nbs/03_attention.ipynb #6c87258f
-def hash_rotations(b:int, h:int, r:int, d:int, # examples, heads, rounds, head width
+def hash_rotations(b:int, # examples
+                   h:int, # heads
+                   r:int, # rounds
+                   d:int, # head width
                    n_buckets:int|tuple[int, ...], # nb, even; or a tuple of even factors
                    generator:torch.Generator, # the only source of randomness
-                   device=None,
+                   device=None, # device of the rotations; must match the generator's
                   ) -> torch.Tensor: # (b, h, r, d, sum(factors) / 2) float32
     "The random rotations R of the hash, one per example, head and round, drawn in float32 from `generator`."
     fs = bucket_factors(n_buckets)
@@ -187,7 +192,8 @@ def hash_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
 
 # %% ../nbs/03_attention.ipynb #1b558c98
 def look_around(x:torch.Tensor, # chunked, chunks along `dim` and their members along `dim + 1`
-                before:int, after:int, # chunks to add from before and after each chunk
+                before:int, # chunks to add from before each chunk
+                after:int, # chunks to add from after each chunk
                 value, # fill for chunks beyond the ends
                 dim:int=-3, # the chunk dimension (negative)
                ) -> torch.Tensor: # members of `w = before + 1 + after` chunks along `dim + 1`
@@ -234,9 +240,20 @@ def _fold(xw:torch.Tensor, B:int, nc:int, c:int, before:int, after:int) -> torch
 class ChunkAttention(torch.autograd.Function):
     "Each chunk of queries against its window of keys: softmax output and logsumexp, saving only p."
     @staticmethod
-    def forward(ctx, q, k, v, # (B, nc, c, d): scaled queries, unit keys, values
-                qpos, kpos, kreal, # (B, nc, c), (B, nc, w c), (B, nc, w c): positions, key is real
-                meet, causal, before, after, dropout_p): # (B, nc, c, w c) counts N_ij >= 1, or None; flags
+    def forward(ctx,
+                q, # (B, nc, c, d) scaled queries
+                k, # (B, nc, c, d) unit keys
+                v, # (B, nc, c, d) values
+                qpos, # (B, nc, c) query positions
+                kpos, # (B, nc, w c) key positions
+                kreal, # (B, nc, w c) key is real
+                meet, # (B, nc, c, w c) counts N_ij >= 1, or None
+                causal, # mask keys after the query
+                before, # chunks behind in the window
+                after, # chunks ahead in the window
+                dropout_p, # dropout on the weights
+               ):
+        "Softmax output and logsumexp of each chunk's queries over its window; saves the weights for backward."
         B, nc, c, d = q.shape
         masked_v, own_v = mask_values(q.dtype)
         kp, vp = _pad_chunks(k, before, after), _pad_chunks(v, before, after)   # windows are views of these
@@ -260,7 +277,11 @@ class ChunkAttention(torch.autograd.Function):
         return o, lse
 
     @staticmethod
-    def backward(ctx, do, dlse):
+    def backward(ctx,
+                 do, # (B, nc, c, d) gradient for the output
+                 dlse, # (B, nc, c) gradient for the logsumexp, or None
+                ):
+        "Gradients for q, k, v from the saved weights (flash-attention style)."
         q, kp, vp, p, lse, o, keep = ctx.saved_tensors
         before, after, dropout_p = ctx.cfg
         B, nc, c, d = q.shape
@@ -284,24 +305,40 @@ class ChunkAttention(torch.autograd.Function):
 class SortRows(torch.autograd.Function):
     "Rows `idx` of `x` (rows, d); the backward sums the gradient rows `back` (rows, r) onto each row of `x`."
     @staticmethod
-    def forward(ctx, x, idx, back): # idx: (m,) rows of x to take; back: (rows * r,) where each row of x went
+    def forward(ctx,
+                x, # (rows, d)
+                idx, # (m,) rows of x to take
+                back, # (rows * r,) where each row of x went
+               ):
+        "Take rows `idx` of `x`."
         ctx.save_for_backward(back); ctx.rows = x.shape[0]
         return x.index_select(0, idx)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx,
+                 g, # (m, d) gradient for the taken rows
+                ):
+        "Sum the gradient rows of every copy back onto its row of `x`."
         back, = ctx.saved_tensors
         return g.index_select(0, back).view(ctx.rows, -1, g.shape[-1]).sum(1), None, None
 
 class UnsortRows(torch.autograd.Function):
     "Rows `idx` of `x`, a permutation; the backward applies its inverse `inv`."
     @staticmethod
-    def forward(ctx, x, idx, inv):
+    def forward(ctx,
+                x, # (rows, d)
+                idx, # (rows,) a permutation of the rows
+                inv, # (rows,) its inverse
+               ):
+        "Take rows `idx` of `x`."
         ctx.save_for_backward(inv)
         return x.index_select(0, idx)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx,
+                 g, # (rows, d) gradient for the permuted rows
+                ):
+        "Apply the inverse permutation to the gradient."
         inv, = ctx.saved_tensors
         return g.index_select(0, inv), None, None
 
@@ -327,7 +364,8 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                   chunk_size:int, # c, tokens per chunk (capped at n)
                   causal:bool=False, # mask keys after the query, by original position
                   mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
-                  before:int=1, after:int=0, # chunks each chunk attends to, behind and ahead
+                  before:int=1, # chunks behind that each chunk attends to
+                  after:int=0, # chunks ahead that each chunk attends to
                   dedup:bool=True, # subtract log N_ij, the rounds in which i and j meet (Appendix A)
                   dropout_p:float=0., # dropout on the attention weights
                   scale:float|None=None, # logit scale; default 1/sqrt(d)
@@ -370,7 +408,9 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
 # %% ../nbs/03_attention.ipynb #e729618a
 def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
              undo:torch.Tensor, # (b, h, r, N) each position's slot in each round's sorted order
-             c:int, before:int, after:int, # chunk length and window
+             c:int, # chunk length
+             before:int, # chunks behind in the window
+             after:int, # chunks ahead in the window
             ) -> torch.Tensor: # (b, h, r, nc, c, w c) uint8 rounds in which query and key share a window, >= 1
     "N_ij of the paper's Appendix A for every (query, key-in-window) pair, without an n x n tensor: small ints, other rounds only."
     b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
@@ -403,7 +443,9 @@ def _factor(nb:int) -> tuple[int, int]:
     return (f1, _even_ceil(nb / f1))
 
 def check_buckets(n_buckets:int|tuple[int, ...], # nb, or its factors
-                  chunk_size:int, before:int=1, after:int=0, # c and the window, w = before + 1 + after chunks
+                  chunk_size:int, # c, tokens per chunk
+                  before:int=1, # chunks behind; the window is w = before + 1 + after chunks
+                  after:int=0, # chunks ahead
                   name:str='n_buckets', # the argument's name, for the message
                   n:int|None=None, # the length of the call, for the paper's 2n/c in the message
                  ) -> tuple[int, ...]: # the factors
@@ -437,7 +479,8 @@ class LSHAttention(nn.Module):
                  chunk_size:int=64, # c, tokens per chunk
                  n_buckets:int|tuple[int, ...]|None=None, # nb; None: 2N/c (paper), factored above `factor_above`
                  causal:bool=False, # mask keys after the query
-                 before:int=1, after:int=0, # chunks each chunk attends to, behind and ahead
+                 before:int=1, # chunks behind that each chunk attends to
+                 after:int=0, # chunks ahead that each chunk attends to
                  dedup:bool=True, # subtract log N_ij when combining rounds (Appendix A)
                  dropout:float=0., # dropout on the attention weights, in training only
                  seed:int=0, # the hash stream's seed: call k hashes with derive_seed(seed, k)
@@ -456,9 +499,13 @@ class LSHAttention(nn.Module):
         self.set_hash_stream(seed, 0)
 
     @property
-    def hash_seed(self) -> int: return self._seed     # the stream's seed
+    def hash_seed(self) -> int:
+        "The hash stream's seed."
+        return self._seed
     @property
-    def hash_calls(self) -> int: return self._calls   # calls hashed so far: the next call is number `hash_calls`
+    def hash_calls(self) -> int:
+        "Calls hashed so far: the next call is number `hash_calls`."
+        return self._calls
 
 # %% ../nbs/03_attention.ipynb #28cef69f
 @patch
@@ -521,6 +568,7 @@ def replay_randomness(self:LSHAttention, rec:list): # what `record_randomness` y
     self._replay = list(rec)
     try: yield
     finally: self._replay = None
+for _m in (LSHAttention.record_randomness, LSHAttention.replay_randomness): _m.__wrapped__.__qualname__ = _m.__qualname__  # show_doc names the wrapped function: give it the class
 
 # %% ../nbs/03_attention.ipynb #88a496fd
 class FullAttention(nn.Module):
@@ -543,7 +591,8 @@ class FullAttention(nn.Module):
         return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0.)
 
 # %% ../nbs/03_attention.ipynb #26f603f7
-def check_heads(d_model:int, n_heads:int, # the model width and the number of heads
+def check_heads(d_model:int, # the model width
+                n_heads:int, # the number of heads
                 names:tuple=('d_model', 'n_heads'), # the arguments' names, for the messages
                ) -> int: # d, the width of one head
     "Refuse a width or head count that is not a positive integer, or heads that do not divide the width."
@@ -602,7 +651,8 @@ class AttentionCache:
         self.keys = self.values = self.buckets = self.rotations = self.n_buckets = None
 
     def append(self,
-               k:torch.Tensor, v:torch.Tensor, # (b, h, m, d) keys and values of the next m positions
+               k:torch.Tensor, # (b, h, m, d) keys of the next m positions
+               v:torch.Tensor, # (b, h, m, d) their values
                buckets:torch.Tensor|None=None, # (b, h, r, m) their buckets, for LSH
               ) -> tuple: # keys, values, buckets of all positions so far: (b, h, L, d), (b, h, L, d), (b, h, r, L) or None
         "Store the next positions, preallocating the whole capacity at the first call; return views of everything held."
@@ -631,7 +681,8 @@ class AttentionCache:
 
 # %% ../nbs/03_attention.ipynb #000a2430
 def decode_attention(q:torch.Tensor, # (b, h, m, d) queries of positions t .. t+m-1
-                     k:torch.Tensor, v:torch.Tensor, # (b, h, L, d) keys (unit under shared QK) and values, L = t + m
+                     k:torch.Tensor, # (b, h, L, d) keys (unit under shared QK), L = t + m
+                     v:torch.Tensor, # (b, h, L, d) values
                      shared_qk:bool=False, # the self rule: own key only when nothing else is allowed
                      counts:torch.Tensor|None=None, # (b, h, m, L) rounds in which key j shares query i's bucket (LSH)
                      dedup:bool=True, # with counts: each key once; False: weighted by its count
@@ -660,7 +711,9 @@ def _check_decode(core, q, k, v, cache, shared_qk):
 
 @patch
 def decode(self:FullAttention,
-           q:torch.Tensor, k:torch.Tensor|None, v:torch.Tensor, # (b, h, m, d) of the next m positions; k None with shared QK
+           q:torch.Tensor, # (b, h, m, d) queries of the next m positions
+           k:torch.Tensor|None, # (b, h, m, d) their keys; None with shared QK
+           v:torch.Tensor, # (b, h, m, d) their values
            cache:AttentionCache, # the positions before; extended by these
           ) -> torch.Tensor: # (b, h, m, d)
     "Attention of the next positions over the cache and themselves; the first call is `forward` itself."
@@ -672,7 +725,9 @@ def decode(self:FullAttention,
 
 @patch
 def decode(self:LSHAttention,
-           q:torch.Tensor, k:None, v:torch.Tensor, # (b, h, m, d) shared query-keys and values of the next m positions
+           q:torch.Tensor, # (b, h, m, d) shared query-keys of the next m positions
+           k:None, # must be None: shared QK
+           v:torch.Tensor, # (b, h, m, d) their values
            cache:AttentionCache, # the positions before, their buckets and the session's rotations; extended by these
           ) -> torch.Tensor: # (b, h, m, d)
     "The bucket rule: each new query attends to the held keys sharing its bucket in any round; the first call is chunked LSH."

@@ -36,7 +36,10 @@ class FeedForward(nn.Module):
         super().__init__()
         check_int('d_model', d_model); check_int('d_ff', d_ff); check_prob('dropout', dropout); check_activation(activation)
         self.net = nn.Sequential(nn.Linear(d_model, d_ff), ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
-    def forward(self, x:Tensor) -> Tensor: return self.net(x)  # (b, n, d) -> (b, n, d)
+    def forward(self, x:Tensor, # (b, n, d)
+               ) -> Tensor: # (b, n, d)
+        "Feed-forward of every position."
+        return self.net(x)
 
 # %% ../nbs/05_layers.ipynb #93ffe189
 class Chunked(nn.Module):
@@ -47,17 +50,25 @@ class Chunked(nn.Module):
         super().__init__()
         if not isinstance(fn, nn.Module): raise InputError(f"fn must be a position-wise nn.Module, got {type(fn).__name__}")
         self.fn, self.chunks = fn, check_int('chunks', chunks)
-    def forward(self, x:Tensor) -> Tensor: # (b, n, d)
+    def forward(self, x:Tensor, # (b, n, d)
+               ) -> Tensor: # (b, n, d)
+        "`fn` of each piece, concatenated."
         if self.chunks == 1: return self.fn(x)
         return torch.cat([self.fn(c) for c in x.chunk(self.chunks, dim=-2)], dim=-2)
 
 # %% ../nbs/05_layers.ipynb #b86a8ef5
 class PreNorm(nn.Module):
     "LayerNorm, then `fn`: the pre-norm placement used by the Reformer (and required by reversible layers)."
-    def __init__(self, d_model:int, fn:nn.Module):
+    def __init__(self, d_model:int, # d, the width normalised
+                 fn:nn.Module, # the sub-layer after the norm
+                ):
         super().__init__()
         self.norm, self.fn = nn.LayerNorm(check_int('d_model', d_model)), fn
-    def forward(self, x:Tensor, **kw) -> Tensor: return self.fn(self.norm(x), **kw)
+    def forward(self, x:Tensor, # (b, n, d)
+                **kw, # to `fn`, e.g. a padding mask
+               ) -> Tensor: # (b, n, d)
+        "`fn` of the normalised input."
+        return self.fn(self.norm(x), **kw)
 
 # %% ../nbs/05_layers.ipynb #0c8aa05b
 class ResidualBlock(nn.Module):
@@ -70,7 +81,10 @@ class ResidualBlock(nn.Module):
         if post_norm is not None: check_int('post_norm', post_norm)
         self.f, self.g = f, g
         self.norms = nn.ModuleList([nn.LayerNorm(post_norm), nn.LayerNorm(post_norm)]) if post_norm else None
-    def forward(self, x:Tensor, **kw) -> Tensor: # (b, n, d); kw: to `f`, e.g. a padding mask
+    def forward(self, x:Tensor, # (b, n, d)
+                **kw, # to `f`, e.g. a padding mask
+               ) -> Tensor: # (b, n, d)
+        "The two residual sums."
         x = x + self.f(x, **kw)
         if self.norms: x = self.norms[0](x)
         x = x + self.g(x)
@@ -103,7 +117,9 @@ class AxialPositionalEncoding(nn.Module):
         self.rows, self.cols = nn.Parameter(torch.zeros(self.shape[0], self.dims[0])), nn.Parameter(torch.zeros(self.shape[1], self.dims[1]))
         nn.init.normal_(self.rows, std=0.02); nn.init.normal_(self.cols, std=0.02)
     @property
-    def max_len(self) -> int: return self.shape[0] * self.shape[1]
+    def max_len(self) -> int:
+        "The longest sequence the grid holds, n1 * n2."
+        return self.shape[0] * self.shape[1]
 
 # %% ../nbs/05_layers.ipynb #fa65a246
 def _refuse_longer(n:int, max_len:int, what:str):
@@ -123,11 +139,15 @@ def forward(self:AxialPositionalEncoding, x:Tensor, # (b, n, d)
 # %% ../nbs/05_layers.ipynb #4e49c9a9
 class AbsolutePositionalEmbedding(nn.Module):
     "A learned vector per position, up to `max_len`."
-    def __init__(self, d_model:int, max_len:int):
+    def __init__(self, d_model:int, # d
+                 max_len:int, # the most positions
+                ):
         super().__init__()
         self.max_len, self.emb = check_int('max_len', max_len), nn.Embedding(max_len, check_int('d_model', d_model))
         nn.init.normal_(self.emb.weight, std=0.02)
-    def forward(self, x:Tensor) -> Tensor: # (b, n, d) -> (n, d)
+    def forward(self, x:Tensor, # (b, n, d)
+               ) -> Tensor: # (n, d)
+        "The embeddings of positions 0 .. n-1."
         n = x.shape[-2]
         _refuse_longer(n, self.max_len, f"max_seq_len={self.max_len}; use a larger max_seq_len")
         return self.emb.weight[:n]
@@ -135,10 +155,14 @@ class AbsolutePositionalEmbedding(nn.Module):
 # %% ../nbs/05_layers.ipynb #d5360932
 class SinusoidalPositionalEncoding(nn.Module):
     "Fixed sinusoids (Vaswani et al., 2017): sin and cos of p / 10000^(2i/d); no parameters."
-    def __init__(self, d_model:int, max_len:int):
+    def __init__(self, d_model:int, # d
+                 max_len:int, # the most positions
+                ):
         super().__init__()
         self.d_model, self.max_len = check_int('d_model', d_model), check_int('max_len', max_len)
-    def forward(self, x:Tensor) -> Tensor: # (b, n, d) -> (n, d)
+    def forward(self, x:Tensor, # (b, n, d)
+               ) -> Tensor: # (n, d)
+        "The encodings of positions 0 .. n-1."
         n, d = x.shape[-2], self.d_model
         _refuse_longer(n, self.max_len, f"max_seq_len={self.max_len}; use a larger max_seq_len")
         pos = torch.arange(n, device=x.device, dtype=torch.float32)[:, None]

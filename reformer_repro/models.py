@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #d4bd3cde
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, re, shutil
+import contextlib, dataclasses, errno, json, math, os, re, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import torch
@@ -176,7 +176,8 @@ def init_weights(model:nn.Module, # the model to initialise, in place
 # %% ../nbs/06_models.ipynb #92f0a872
 class LanguageModel(nn.Module):
     "Shared body of `TransformerLM` and `ReformerLM`: embeddings, positions, layers, final norm, output layer."
-    def __init__(self, cfg:ReformerConfig):
+    def __init__(self, cfg:ReformerConfig, # the model's settings
+                ):
         super().__init__()
         if not isinstance(cfg, ReformerConfig): raise InputError(f"cfg must be a ReformerConfig, got {type(cfg).__name__}")
         self.cfg = cfg = cfg.validate()
@@ -240,7 +241,8 @@ class ReformerLM(LanguageModel):
 
 class TransformerLM(LanguageModel):
     "The baseline: full attention, ordinary residuals, unchunked feed-forward (`ReformerConfig.baseline()` makes one)."
-    def __init__(self, cfg:ReformerConfig):
+    def __init__(self, cfg:ReformerConfig, # the model's settings; must have the baseline switches
+                ):
         bad = {k: getattr(cfg, k) for k, v in _BASELINE.items() if getattr(cfg, k) != v}
         if bad: raise InputError(f"TransformerLM is the full-attention baseline, but the config sets {bad}; "
                                  f"use cfg.baseline() (sets {_BASELINE}) or ReformerLM for these switches")
@@ -249,7 +251,9 @@ class TransformerLM(LanguageModel):
 _BASELINE = dict(attn='full', shared_qk=False, reversible=False, ff_chunks=1)
 
 @patch
-def baseline(self:ReformerConfig, **kw) -> ReformerConfig:
+def baseline(self:ReformerConfig,
+             **kw, # further fields to change
+            ) -> ReformerConfig:
     "This config with the baseline Transformer's switches: full attention, separate QK, ordinary residuals, no chunking."
     return dataclasses.replace(self, **{**_BASELINE, **kw})
 
@@ -280,6 +284,7 @@ def hash_seed(self:LanguageModel, seed:int|None): # None: hash with the streams 
     finally:
         for c, (s, k) in zip(cores, saved): c.set_hash_stream(s, k)
         self._hash_base = base
+for _m in (LanguageModel.hash_seed,): _m.__wrapped__.__qualname__ = _m.__qualname__  # show_doc names the wrapped function: give it the class
 
 # %% ../nbs/06_models.ipynb #d24cb727
 @patch
@@ -302,6 +307,7 @@ def attention_mode(self:LanguageModel, mode:str|int|None): # None: as trained; '
         yield self
     finally:
         for sa, core in zip(layers, saved): sa.core = core
+for _m in (LanguageModel.attention_mode,): _m.__wrapped__.__qualname__ = _m.__qualname__  # show_doc names the wrapped function: give it the class
 
 # %% ../nbs/06_models.ipynb #2c480bf8
 def _filter_logits(logits:Tensor, # (b, V)
@@ -380,6 +386,7 @@ def generate(self:LanguageModel,
                 out = torch.cat([out, pick(logits)], dim=1)
     finally: self.train(was_training)
     return out
+for _m in (LanguageModel.generate,): _m.__wrapped__.__qualname__ = _m.__qualname__  # show_doc names the wrapped function: give it the class
 
 # %% ../nbs/06_models.ipynb #e11cd619
 class DecodeCache:
@@ -389,8 +396,12 @@ class DecodeCache:
                  capacity:int): # the most positions the session holds
         self.layers, self.positions, self.capacity = layers, positions, capacity
     @property
-    def length(self) -> int: return self.layers[0].length if self.layers else 0  # positions held
-    def bytes_per_token(self) -> int: return sum(c.bytes_per_token() for c in self.layers)  # all layers, per example
+    def length(self) -> int:
+        "Positions held."
+        return self.layers[0].length if self.layers else 0
+    def bytes_per_token(self) -> int:
+        "Cache bytes per position of one example, all layers."
+        return sum(c.bytes_per_token() for c in self.layers)
 
 @patch
 @torch.no_grad()
@@ -427,6 +438,7 @@ def decode(self:LanguageModel,
     else:
         for layer, c in zip(self.layers, cache.layers): h = layer(h, cache=c)
     return self.head(self.norm(h))
+for _m in (LanguageModel.new_cache, LanguageModel.decode): _m.__wrapped__.__qualname__ = _m.__qualname__  # show_doc names the wrapped function: give it the class
 
 # %% ../nbs/06_models.ipynb #3c3c404d
 FORMAT, FORMAT_VERSION = 'reformer_repro', 2  # 2: config.json records the weights' SHA-256; weights carry the hash streams
@@ -448,11 +460,16 @@ def _recover(path:Path):
         if path.exists(): shutil.rmtree(p, ignore_errors=True)
         else: os.replace(p, path)                                    # died between the two renames
 
+def _no_space(e:BaseException) -> bool:
+    "Whether `e` says the disk (or the quota) is full: an `OSError` with ENOSPC/EDQUOT, or safetensors' own error for it."
+    if isinstance(e, OSError): return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return type(e).__name__ == 'SafetensorError' and ('No space left on device' in str(e) or 'quota exceeded' in str(e).lower())
+
 @patch
 def save_pretrained(self:LanguageModel, path:str|Path, # the checkpoint folder: created, or replaced whole
                    ) -> Path:
     "Write `config.json` and `model.safetensors` into the folder `path`, replacing it whole; config.json records the weights' SHA-256."
-    from safetensors import safe_open
+    from safetensors import safe_open, SafetensorError
     from safetensors.torch import save_model
     from reformer_repro import __version__
     path = Path(path)
@@ -464,7 +481,10 @@ def save_pretrained(self:LanguageModel, path:str|Path, # the checkpoint folder: 
     tmp, old = (path.with_name(f'.{path.name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
     try:
         with atomic_write(tmp/WEIGHTS) as t:                          # makes `tmp`; a full disk is a StorageError
-            save_model(self, str(t), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
+            try: save_model(self, str(t), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION)})
+            except SafetensorError as e:                              # not an OSError: atomic_write cannot tell a full disk
+                if _no_space(e): raise                                # translated below
+                raise StorageError(f"writing {path/WEIGHTS} failed ({e}); the previous checkpoint is intact") from None
             try:
                 with safe_open(str(t), 'pt') as f: f.keys()           # the writer does not report every failed write
             except Exception as e: raise StorageError(f"writing {path/WEIGHTS} failed, the file came out incomplete ({e}); "
@@ -477,6 +497,10 @@ def save_pretrained(self:LanguageModel, path:str|Path, # the checkpoint folder: 
         except OSError:
             if old.exists(): os.replace(old, path)                    # put the previous checkpoint back
             raise
+    except (OSError, SafetensorError) as e:
+        if isinstance(e, StorageError) or not _no_space(e): raise
+        raise StorageError(f"no space left on device while writing {path}; free some space (or save elsewhere) and "
+                           "save again: the previous checkpoint is intact") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
     return path

@@ -42,7 +42,8 @@ def replay_rng(state:RNGState, # from `capture_rng`
         yield
 
 # %% ../nbs/04_reversible.ipynb #8ed999a0
-def replayable_modules(module:nn.Module) -> list:
+def replayable_modules(module:nn.Module, # searched with all its submodules
+                      ) -> list:
     "The submodules of `module` that record and replay their own random draws."
     return [m for m in module.modules() if callable(getattr(m, 'record_randomness', None))
             and callable(getattr(m, 'replay_randomness', None))]
@@ -82,7 +83,11 @@ class ReversibleBlock(nn.Module):
         for name, m in (('f', f), ('g', g)):
             if not isinstance(m, nn.Module): raise InputError(f"{name} must be an nn.Module (b, n, d) -> (b, n, d), got {type(m).__name__}")
         self.f, self.g = f, g
-    def forward(self, x1:Tensor, x2:Tensor, **kw) -> tuple: # kw: to `f`, e.g. a padding mask
+    def forward(self, x1:Tensor, # (b, n, d)
+                x2:Tensor, # (b, n, d)
+                **kw, # to `f`, e.g. a padding mask
+               ) -> tuple: # (y1, y2)
+        "y1 = x1 + f(x2), y2 = x2 + g(y1)."
         y1 = x1 + self.f(x2, **kw)
         return y1, x2 + self.g(y1)
 
@@ -164,6 +169,7 @@ class ReversibleSequence(nn.Module):
                 x2:Tensor, # (b, n, d)
                 **kw, # keyword arguments for every attention sub-layer `f`, e.g. `mask`
                ) -> tuple: # (y1, y2), each (b, n, d)
+        "Both halves through every block; reversibly (recomputing on the way back) when `reversible`."
         if not (isinstance(x1, Tensor) and isinstance(x2, Tensor)) or x1.shape != x2.shape:
             raise InputError(f"x1 and x2 must be tensors of one shape (b, n, d), got {tuple(getattr(x1, 'shape', ()))} "
                              f"and {tuple(getattr(x2, 'shape', ()))}")
