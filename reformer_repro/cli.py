@@ -4,24 +4,30 @@
 
 # %% ../nbs/12_cli.ipynb #95527380
 from __future__ import annotations
-import hashlib, os, sys, time
+import hashlib, io, os, re, signal, sys, threading, time, traceback
 from pathlib import Path
+from fastcore.docments import docments
 from fastcore.script import Param, anno_parser, store_true
 import torch
-from .data import (ChecksumError, DownloadError, DuplicationTask, IGNORE_INDEX, SPLITS, enwik8,
-                                 encode_split, text_corpus)
+from .core import InputError, ReproError, StorageError, check_int
+from .data import DuplicationTask, IGNORE_INDEX, SPLITS, cache_dir, enwik8, encode_split, text_corpus
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRORS', 'describe_corpus', 'describe_duplication', 'data', 'train', 'eval_run', 'list_experiments',
-           'main']
+__all__ = ['TOKENIZERS', 'WANDB_MODES', 'COMMANDS', 'describe_corpus', 'describe_duplication', 'data', 'train', 'eval_run',
+           'list_experiments', 'command_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #9a296552
-def _table(rows:list, header:list) -> str:
-    "A plain-text table, columns padded to their widest cell."
+_NUMBER = re.compile(r'^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?%?( ± [\d.]+)?$')
+
+def _table(rows:list, # rows of cells (anything with a str)
+           header:list, # the column names
+          ) -> str:
+    "A plain-text table, columns padded to their widest cell: numbers right-aligned, text left-aligned."
     cells = [[str(c) for c in r] for r in [header] + rows]
     w = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: '  '.join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r))
+    num = [len(cells) > 1 and all(_NUMBER.match(r[i]) for r in cells[1:]) for i in range(len(header))]
+    line = lambda r: '  '.join(c.rjust(w[i]) if num[i] else c.ljust(w[i]) for i, c in enumerate(r)).rstrip()
     return '\n'.join([line(cells[0]), '  '.join('-' * x for x in w)] + [line(r) for r in cells[1:]])
 
 # %% ../nbs/12_cli.ipynb #f010fd01
@@ -63,20 +69,42 @@ def describe_duplication(task_kw:dict, # DuplicationTask arguments but split and
                       f'sample (train[0], first 24 tokens): {x[:24].tolist()}'])
 
 # %% ../nbs/12_cli.ipynb #7b821fc6
+TOKENIZERS = ('auto', 'byte', 'char')
+
 def _tokenizer(kind:str, corpus):
     if kind == 'byte': return ByteTokenizer()
     if kind == 'char': return CharTokenizer.from_corpus(corpus.train.decode('utf-8'), unknown='replace')
-    raise ValueError(f"tokenizer must be 'auto', 'byte' or 'char', got {kind!r}")
+    raise InputError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {kind!r}")
+
+def _text_corpus(dataset:str, valid_frac:float, test_frac:float):
+    "The user's text file as a corpus; its problems as `InputError`s."
+    p = Path(dataset).expanduser()
+    if not p.is_file(): raise InputError(f"{dataset!r} is neither 'duplication', 'enwik8' nor an existing file; give one of them (a text file by its path)")
+    try: return text_corpus(p, valid_frac, test_frac)
+    except (ValueError, OSError) as e:                      # unreadable, empty, not UTF-8, bad fractions, too small: the user's input
+        if isinstance(e, ReproError): raise
+        raise InputError(f'cannot read {dataset}: {e.strerror or e}' if isinstance(e, OSError) else str(e)) from None
+
+def _enwik8(cache, path, download_ok:bool):
+    "enwik8 from the cache, a local copy or the web; a missing or unwritable place as a `ReproError`."
+    if path is not None and not Path(path).expanduser().is_file():
+        raise InputError(f'--path: {path} does not exist or is not a file; give the location of enwik8.zip or of the extracted enwik8')
+    try: return enwik8(cache, path, download_ok=download_ok)
+    except OSError as e:
+        if isinstance(e, ReproError): raise
+        if isinstance(e, FileNotFoundError): raise InputError(str(e)) from None     # not cached, downloads off: it says where to put it
+        raise StorageError(f'cannot prepare enwik8 in {cache_dir(cache)}: {e.strerror or e}; choose another folder with --cache '
+                           'or $REFORMER_REPRO_DATA') from None
 
 # %% ../nbs/12_cli.ipynb #1c7465a3
 def data(dataset:Param("`duplication`, `enwik8`, or the path of a UTF-8 text file", str, opt=False, nargs='?')='duplication',
          path:str=None, # enwik8: a local enwik8.zip or extracted enwik8, instead of downloading
-         cache:str=None, # cache folder (default: $REFORMER_REPRO_DATA, else ~/.cache/reformer_repro)
+         cache:str=None, # enwik8: the cache folder (default: $REFORMER_REPRO_DATA, else ~/.cache/reformer_repro)
          no_download:store_true=False, # enwik8: fail with instructions instead of downloading
          tokenizer:str='auto', # `byte`, `char` (vocabulary of the train split), or `auto`: byte for enwik8, char for text
          save_vocab:str=None, # write the tokenizer to this JSON file
-         valid_frac:float=0.05, # text file: share of bytes for validation
-         test_frac:float=0.05, # text file: share of bytes for test
+         valid_frac:float=0.05, # text file: share of bytes for validation (training uses 0.05)
+         test_frac:float=0.05, # text file: share of bytes for test (training uses 0.05)
          w_len:int=511, # duplication: length of w
          vocab_size:int=128, # duplication: symbols, separator 0 included
          n_train:int=1000, # duplication: training examples to draw and check
@@ -84,20 +112,31 @@ def data(dataset:Param("`duplication`, `enwik8`, or the path of a UTF-8 text fil
          seed:int=0, # duplication: seed of the draws
          sample:int=200, # characters of sample to show
         ):
-    "Prepare a dataset and describe it: sizes, checksums, vocabulary and a sample."
+    "Prepare enwik8 in the data cache, or check a text file or the duplication task (nothing written); describe it."
+    for name, v, low in (('--w-len', w_len, 1), ('--vocab-size', vocab_size, 2), ('--n-train', n_train, 1), ('--n-valid', n_valid, 1),
+                         ('--seed', seed, 0), ('--sample', sample, 0)): check_int(name, v, low)
+    if tokenizer not in TOKENIZERS: raise InputError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
+    if save_vocab and Path(save_vocab).expanduser().is_dir(): raise InputError(f'--save-vocab: {save_vocab} is a folder; give a file name, e.g. {Path(save_vocab)/"vocab.json"}')
     if dataset == 'duplication':
-        report = describe_duplication(dict(w_len=w_len, vocab_size=vocab_size, seed=seed), n_train, n_valid)
-    else:
-        if dataset == 'enwik8': corpus = enwik8(cache, path, download_ok=not no_download)
-        elif Path(dataset).expanduser().is_file(): corpus = text_corpus(dataset, valid_frac, test_frac)
-        else: raise FileNotFoundError(f"{dataset!r} is neither 'duplication', 'enwik8' nor an existing file")
-        tok = _tokenizer({'auto': 'byte' if dataset == 'enwik8' else 'char'}.get(tokenizer, tokenizer), corpus)
-        report = describe_corpus(corpus, tok, sample)
-        if save_vocab: report += f'\ntokenizer saved to {tok.save(save_vocab)}'
-    print(report)
-    return report
+        return _say(describe_duplication(dict(w_len=w_len, vocab_size=vocab_size, seed=seed), n_train, n_valid))
+    corpus = _enwik8(cache, path, not no_download) if dataset == 'enwik8' else _text_corpus(dataset, valid_frac, test_frac)
+    tok = _tokenizer({'auto': 'byte' if dataset == 'enwik8' else 'char'}.get(tokenizer, tokenizer), corpus)
+    report = describe_corpus(corpus, tok, sample)
+    if dataset == 'enwik8': report += f'\nprepared in {cache_dir(cache)/"enwik8"}: enwik8 experiments read it from there'
+    else: report += ('\nnothing was written: training reads the file itself, with '
+                     f'`reformer-repro train EXPERIMENT --set data.corpus={dataset}` (splits of 5% / 5%)')
+    if save_vocab:
+        try: report += f'\ntokenizer saved to {tok.save(save_vocab)}'
+        except OSError as e:
+            if isinstance(e, ReproError): raise
+            raise StorageError(f'--save-vocab: cannot write {save_vocab}: {e.strerror or e}') from None
+    return _say(report)
+
+def _say(text:str) -> str: print(text); return text
 
 # %% ../nbs/12_cli.ipynb #884b724c
+WANDB_MODES = ('auto', 'online', 'offline', 'disabled')
+
 def _flat_sets(sets) -> list:
     "`--set` values: argparse gives a list per occurrence."
     return [s for group in (sets or []) for s in (group if isinstance(group, (list, tuple)) else [group])]
@@ -114,7 +153,8 @@ def train(experiment:Param("a named experiment, e.g. duplication-lsh2 (`reformer
          ):
     "Train a named experiment; print the compute estimate, progress and the results table."
     from reformer_repro.experiments import apply_overrides, get_experiment, run_experiment
-    from reformer_repro.training import finish_distributed
+    from reformer_repro.distributed import finish_distributed
+    if wandb not in WANDB_MODES: raise InputError(f"--wandb must be one of {', '.join(WANDB_MODES)}, got {wandb!r}")
     cfg = apply_overrides(get_experiment(experiment, preset), _flat_sets(set))
     t0 = time.time()
     out = run_experiment(cfg, runs_dir, resume, budget, None if wandb == 'auto' else wandb, device, progress=not quiet)
@@ -126,61 +166,123 @@ def train(experiment:Param("a named experiment, e.g. duplication-lsh2 (`reformer
 # %% ../nbs/12_cli.ipynb #5d9412c8
 def eval_run(run:Param("a run folder written by `reformer-repro train`", str, opt=False),
              n_hashes:Param("numbers of LSH hash rounds to evaluate with, e.g. 1 2 4 8", int, nargs='+')=None,
+             seeds:Param("hash seeds: each LSH mode is evaluated once per seed, reported as mean ± std (default: 0 1 2)", int, nargs='+')=None,
              no_full:store_true=False, # skip the evaluation with full attention
              device:str=None, # cpu, cuda, ... (default: automatic)
+             quiet:store_true=False, # no progress bars (a terminal only shows them)
             ):
-    "Evaluate a trained run with other numbers of hash rounds and with full attention."
-    from reformer_repro.experiments import evaluate_run
+    "Evaluate a trained run with full attention and other numbers of hash rounds, over several hash seeds."
+    from reformer_repro.experiments import EVAL_SEEDS, check_eval_modes, evaluate_run
+    from reformer_repro.evaluation import is_terminal
+    if n_hashes: n_hashes = check_eval_modes(n_hashes, None, '--n-hashes')
+    if no_full and not n_hashes: raise InputError('nothing to evaluate: --no-full without --n-hashes; give --n-hashes, or drop --no-full')
     modes = None if not n_hashes and not no_full else ([] if no_full else ['full']) + sorted(n_hashes or [], reverse=True)
-    if modes == []: raise ValueError('nothing to evaluate: give --n_hashes, or drop --no_full')
-    results, table = evaluate_run(run, modes, device)
+    results, table = evaluate_run(run, modes, EVAL_SEEDS if seeds is None else seeds, device,
+                                  progress=not quiet and is_terminal(sys.stdout), log=lambda s: print(s, flush=True))
     print(table)
     return results
 
 # %% ../nbs/12_cli.ipynb #f2c76bdb
-def list_experiments(settings:store_true=False, # also list every setting that --set accepts, with the tiny preset's values
+def _settings(name:str, preset:str) -> str:
+    "The settings table of experiment `name` at `preset`: key, value, what it does."
+    from reformer_repro.experiments import DataConfig, ExperimentConfig, get_experiment
+    from reformer_repro.models import ReformerConfig
+    from reformer_repro.training import TrainConfig
+    cfg = get_experiment(name, preset); d = cfg.to_dict(); task = cfg.data.task
+    rows = []
+    for s, tp in (('model', ReformerConfig), ('data', DataConfig), ('train', TrainConfig)):
+        docs = docments(tp)
+        for k, v in d[s].items():
+            doc = docs.get(k) or ''
+            other = 'lm' if task == 'duplication' else 'duplication'
+            if doc.startswith(f'{other}:'): continue                              # the other task's setting
+            rows.append([f'{s}.{k}', repr(tuple(v) if isinstance(v, list) else v), doc.removeprefix(f'{task}:').strip()])
+    rows.append(['eval_modes', repr(cfg.eval_modes), docments(ExperimentConfig).get('eval_modes') or ''])
+    return f'settings of {name} at the {preset} preset (--set key=value):\n' + _table(rows, ['key', 'value', 'what it does'])
+
+def list_experiments(experiment:Param("an experiment whose settings to show, e.g. duplication-lsh2", str, opt=False, nargs='?')=None,
+                     preset:str='tiny', # the preset whose values to show
+                     settings:store_true=False, # show the settings of one experiment of each task
                     ):
-    "List the named experiments and presets (and, with --settings, every setting)."
+    "List the named experiments and presets; with an experiment (or --settings), every setting --set accepts."
     from reformer_repro.experiments import EXPERIMENTS, PRESETS, get_experiment
+    if experiment is not None: get_experiment(experiment, preset)                   # an unknown name: say so first
+    elif preset not in PRESETS: get_experiment('duplication-lsh2', preset)
     lines = [_table([[n, e.task, e.description] for n, e in EXPERIMENTS.items()], ['experiment', 'task', 'what it shows']),
              f"presets: {', '.join(PRESETS)} (tiny: CPU, minutes; small: one GPU, under an hour; paper: the paper's settings)",
-             'usage: reformer-repro train EXPERIMENT [--preset tiny] [--set key=value ...]']
-    if settings:
-        for name in ('duplication-lsh2', 'enwik8-reformer'):
-            d = get_experiment(name, 'tiny').to_dict()
-            rows = [[f'{s}.{k}', repr(v)] for s in ('model', 'data', 'train') for k, v in d[s].items()] + [['eval_modes', repr(d['eval_modes'])]]
-            lines.append(f'\nsettings of {name} at the tiny preset:\n' + _table(rows, ['key', 'value']))
+             'usage: reformer-repro train EXPERIMENT [--preset tiny] [--set key=value ...]; '
+             'reformer-repro list EXPERIMENT shows its settings']
+    names = [experiment] if experiment else ['duplication-lsh2', 'enwik8-reformer'] if settings else []
+    lines += ['\n' + _settings(n, preset) for n in names]
     print('\n'.join(lines))
     return lines
 
-# %% ../nbs/12_cli.ipynb #050e2d12
-COMMANDS = {'data': data, 'train': train, 'eval': eval_run, 'list': list_experiments}
-USER_ERRORS = (ValueError, OSError, DownloadError, ChecksumError, RuntimeError)  # FileNotFoundError is an OSError
-
 # %% ../nbs/12_cli.ipynb #bbd95d51
-def _underscored(arg:str) -> str:
-    "`--n-hashes=1` -> `--n_hashes=1`; anything else unchanged."
-    if not arg.startswith('--'): return arg
-    name, eq, val = arg.partition('=')
-    return '--' + name[2:].replace('-', '_') + eq + val
+COMMANDS = {'data': data, 'train': train, 'eval': eval_run, 'list': list_experiments}
+
+def command_parser(cmd:str, # a key of `COMMANDS`
+                  ):
+    "The argparse parser of `cmd`: its options spelled with dashes, the underscore spelling accepted too."
+    p = anno_parser(COMMANDS[cmd], prog=f'reformer-repro {cmd}')
+    for a in p._actions:
+        for i, s in enumerate(a.option_strings):
+            if s.startswith('--') and '_' in s:
+                a.option_strings[i] = dashed = s.replace('_', '-'); p._option_string_actions[dashed] = a
+    return p
 
 # %% ../nbs/12_cli.ipynb #5a75dbcb
+def _on_sigterm(signum, frame):
+    "SIGTERM outside a run's own handlers: stop with a message, not silently."
+    tr = sys.modules.get('reformer_repro.training')
+    if tr is not None: raise tr.RunInterrupted(signum, 'SIGTERM received: stopped')
+    print('SIGTERM received: stopped', file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+
+def _debug_wanted(argv:list) -> tuple:
+    "Whether tracebacks are wanted (--debug anywhere, or $REFORMER_REPRO_DEBUG), and the arguments without --debug."
+    return '--debug' in argv or os.environ.get('REFORMER_REPRO_DEBUG', '') not in ('', '0'), [a for a in argv if a != '--debug']
+
 def main(argv:list|None=None, # the arguments after the program name (default: sys.argv[1:])
         ) -> int: # exit status
     "Run `reformer-repro COMMAND [options]`."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    usage = 'usage: reformer-repro {' + ','.join(COMMANDS) + '} [-h] [options]\n' + '\n'.join(
-        f'  {k:<8}{f.__doc__}' for k, f in COMMANDS.items()) + '\nreformer-repro COMMAND --help for its options'
+    argv_given = argv
+    debug, argv = _debug_wanted(sys.argv[1:] if argv is None else list(argv))
+    usage = 'usage: reformer-repro {' + ','.join(COMMANDS) + '} [-h] [options] [--debug]\n' + '\n'.join(
+        f'  {k:<8}{f.__doc__}' for k, f in COMMANDS.items()) + ('\nreformer-repro COMMAND --help for its options; --debug (or '
+        'REFORMER_REPRO_DEBUG=1) shows the traceback of an error')
     if not argv or argv[0] in ('-h', '--help'):
         print(usage); return 0
-    cmd, rest = argv[0], [_underscored(a) for a in argv[1:]]
+    cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f'reformer-repro: unknown command {cmd!r}\n{usage}', file=sys.stderr); return 2
-    args = vars(anno_parser(COMMANDS[cmd], prog=f'reformer-repro {cmd}').parse_args(rest))
+    try: args = vars(command_parser(cmd).parse_args(rest))
+    except SystemExit as e: return e.code if isinstance(e.code, int) else 2      # argparse said what is wrong (or printed --help)
     args.pop('pdb', None); args.pop('xtra', None)
-    try: COMMANDS[cmd](**args)
-    except USER_ERRORS as e:
-        print(f'reformer-repro {cmd}: error: {e}', file=sys.stderr); return 1
-    except KeyboardInterrupt:
-        print(f'reformer-repro {cmd}: interrupted', file=sys.stderr); return 130
+    in_main, cli = threading.current_thread() is threading.main_thread(), argv_given is None
+    old = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try: out = COMMANDS[cmd](**args)
+    except BaseException as e: out = e
+    finally:
+        if in_main:   # the process ends now: a late Ctrl-C or SIGTERM must not become a traceback or a kill by signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if cli else old)
+            if cli: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return _exit_status(cmd, out, debug)
+
+def _exit_status(cmd:str, out, debug:bool) -> int:
+    "The exit status of a command that returned or raised `out`; one line on stderr for a user error, bugs raised as they are."
+    if isinstance(out, ReproError):
+        if debug: traceback.print_exception(out)
+        code = getattr(out, 'exit_code', 1)
+        print(f'reformer-repro {cmd}: ' + ('' if code > 1 else 'error: ') + str(out), file=sys.stderr, flush=True)
+        return code
+    if isinstance(out, KeyboardInterrupt):
+        if debug: traceback.print_exception(out)
+        print(f'reformer-repro {cmd}: interrupted', file=sys.stderr, flush=True); return 130
+    if isinstance(out, SystemExit): return out.code if isinstance(out.code, int) else 1
+    if isinstance(out, BrokenPipeError):                    # `reformer-repro list | head`: the reader has gone, so stop quietly
+        try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation): pass
+        return 128 + signal.SIGPIPE
+    if isinstance(out, BaseException): raise out                                  # a bug: its traceback, unchanged
+    if isinstance(out, dict) and out.get('status') == 'interrupted': return 128 + int(out.get('signal') or signal.SIGINT)
     return 0

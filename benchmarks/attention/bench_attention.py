@@ -7,13 +7,15 @@ Every configuration runs in its own forked child process, so memory is measured 
 crash or time-out of one configuration does not stop the others. See README.md for what is measured.
 """
 from __future__ import annotations
-import argparse, ctypes, datetime, gc, json, multiprocessing as mp, os, platform, statistics, sys, time
+import argparse, ctypes, datetime, gc, json, multiprocessing as mp, os, statistics, sys, time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))   # use this checkout's reformer_repro
+from reformer_repro.core import atomic_write
+from reformer_repro.runs import atomic_write_text, git_info, hardware, package_versions   # the records every run keeps
 
 # ---------------------------------------------------------------- the layers under test
 def make_layer(method, rounds, a, n):
@@ -108,26 +110,10 @@ def run_child(method, rounds, n, a):
 
 # ---------------------------------------------------------------- the run
 def versions():
-    from importlib.metadata import version, PackageNotFoundError
-    v = dict(python=platform.python_version(), torch=torch.__version__)
-    for dist in ('einops', 'reformer_pytorch', 'transformers'):
-        try: v[dist] = version(dist)
-        except PackageNotFoundError: v[dist] = 'not installed'
-    try:
-        import reformer_repro; v['reformer_repro'] = reformer_repro.__version__
-    except Exception: pass
-    try:
-        import subprocess
-        v['reformer_repro_git'] = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip() or 'no commit'
-    except Exception: pass
-    return v
-
-def hardware(device):
-    hw = dict(platform=platform.platform(), cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads())
-    try: hw['cpu'] = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except Exception: pass
-    if device.startswith('cuda') and torch.cuda.is_available(): hw['gpu'] = torch.cuda.get_device_name()
-    return hw
+    "Python, torch, einops, this package and the peers (reformer_pytorch, transformers): the project's run records."
+    v = package_versions()
+    return dict(python=v['python'], torch=v['torch'], einops=v['einops'], reformer_pytorch=v.get('reformer_pytorch') or 'not installed',
+                transformers=v.get('transformers') or 'not installed', reformer_repro=v['reformer_repro'])
 
 def configs(a):
     for n in a.lengths:
@@ -175,15 +161,20 @@ def main(argv=None):
 def write_results(rows, a, out, started):
     import csv
     keys = ['method', 'rounds', 'n', 'batch', 'status', 'seconds', 'us_per_token', 'peak_mib', 'note', 'times']
-    with open(out / 'results.csv', 'w', newline='') as f:
+    with atomic_write(out / 'results.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, keys, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
     manifest = dict(command=' '.join([Path(sys.executable).name, 'benchmarks/attention/bench_attention.py'] + sys.argv[1:]),
                     args={k: v for k, v in vars(a).items()}, started=started.isoformat(),
                     finished=datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                    versions=versions(), hardware=hardware(a.device))
-    (out / 'manifest.json').write_text(json.dumps(manifest, indent=1, default=str))
-    (out / 'results.md').write_text(markdown(rows, a, manifest))
+                    versions=versions(), hardware=hardware(), git=git_info(ROOT))
+    atomic_write_text(json.dumps(manifest, indent=1, default=str), out / 'manifest.json')
+    atomic_write_text(markdown(rows, a, manifest), out / 'results.md')
     print(f'wrote {out}/results.csv, results.md, manifest.json')
+
+def _machine(hw, device):
+    "The GPU (a CUDA run) or the CPU model, from a manifest's hardware record (old records had 'gpu', new ones 'gpus')."
+    gpus = hw.get('gpus') or ([hw['gpu']] if hw.get('gpu') else [])
+    return ', '.join(gpus) if device.startswith('cuda') and gpus else hw.get('cpu', '')
 
 def markdown(rows, a, manifest):
     get = {(r['method'], r['rounds'], r['n']): r for r in rows}
@@ -194,7 +185,7 @@ def markdown(rows, a, manifest):
          f"{'bidirectional' if a.bidirectional else 'causal'}, {a.tokens} tokens per batch (batch = max(1, tokens // n)), "
          f"fastest of {a.repeats} timed passes after {a.warmup} warm-up (the machine may be shared). torch {manifest['versions']['torch']}, "
          f"reformer_pytorch {manifest['versions']['reformer_pytorch']}, transformers {manifest['versions']['transformers']}; "
-         f"{manifest['hardware'].get('gpu', manifest['hardware'].get('cpu', ''))}, {a.threads} threads.", '',
+         f"{_machine(manifest['hardware'], a.device)}, {a.threads} threads.", '',
          '## Time per token (microseconds)', '',
          '| method | rounds | ' + ' | '.join(str(n) for n in a.lengths) + ' |',
          '|---|---|' + '---|' * len(a.lengths)]

@@ -12,7 +12,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))         # this checkout's reformer_repro
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))                                        # this checkout's reformer_repro
+from reformer_repro.core import atomic_write
+from reformer_repro.runs import atomic_write_text, git_info, hardware, package_versions   # the records every run keeps
 from reformer_repro.models import ReformerConfig, ReformerLM, TransformerLM
 from reformer_repro.reversible import peak_memory, saved_tensor_bytes
 
@@ -128,16 +131,12 @@ def targets(rows, a):
 
 
 def manifest(a, dev):
-    import einops
+    "Arguments, versions (peers included), hardware and code of the run, from the project's run records; the flat keys of earlier results are kept."
+    pv, hw = package_versions(), hardware()
     info = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), args=vars(a),
-                python=sys.version.split()[0], torch=torch.__version__, einops=einops.__version__,
-                platform=platform.platform(), processor=platform.processor(), cpu_count=os.cpu_count(),
-                torch_threads=torch.get_num_threads())
-    try:
-        import reformer_pytorch; from importlib.metadata import version
-        info['reformer_pytorch'] = version('reformer_pytorch')
-    except Exception: info['reformer_pytorch'] = None
-    from reformer_repro import __version__; info['reformer_repro'] = __version__
+                python=pv['python'], torch=pv['torch'], einops=pv['einops'], platform=hw['platform'], processor=hw['processor'],
+                cpu_count=hw['cpu_count'], torch_threads=hw['torch_threads'], reformer_pytorch=pv.get('reformer_pytorch'),
+                reformer_repro=pv['reformer_repro'], packages=pv, hardware=hw, git=git_info(ROOT))
     if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
     info['memory_method'] = ('CUDA allocator peak (max_memory_allocated) during one training step' if dev.type == 'cuda' else
                              'torch.profiler CPU allocation/free events replayed in time order, one training step (weights excluded, Adam state included)')
@@ -168,19 +167,19 @@ def main(argv=None):
     rows = run(a)
     info = manifest(a, dev); info['wall_s'] = round(time.time() - t0, 1); info['targets'] = targets(rows, a)
     info["load_average_start_end"] = [load0, tuple(round(v, 2) for v in os.getloadavg())]        # other processes on the machine skew the times
-    with open(out/'results.csv', 'w', newline='') as f:
+    with atomic_write(out/'results.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     md = [f"# Models benchmark ({dev.type}, {info['date']})", '',
           f"d_model {a.d_model}, {a.heads} heads, d_ff {4 * a.d_model}, vocab {a.vocab}, LSH chunk {a.bucket}, {a.rounds} rounds, "
           f"ff_chunks {a.ff_chunks}, causal; training step = forward + backward + Adam. Cells: seconds per step (fastest of the timed steps), tokens per second, peak MiB of forward + backward (in brackets: minus the gradients).", '',
-          f"Machine: {info['processor'] or info['platform']}, {info['cpu_count']} CPUs, torch {info['torch']} ({info['torch_threads']} threads), "
+          f"Machine: {info['hardware']['cpu'] or info['processor'] or info['platform']}, {info['cpu_count']} CPUs, torch {info['torch']} ({info['torch_threads']} threads), "
           f"reformer_pytorch {info['reformer_pytorch']}; load average (1, 5, 15 min) {info['load_average_start_end'][0]} at the start and "
           f"{info['load_average_start_end'][1]} at the end: other processes shared the machine when the load exceeds the thread count.", '',
           f"## Depth (length {a.length}, batch {a.batch})", '', table(rows, 'depth', 'depth'), '',
           f"## Length ({a.length_depth} layers, {a.tokens} tokens per batch)", '', table(rows, 'length', 'length'), '',
           '## Targets', ''] + [f"- {k}: {v[0]}" + ('' if v[1] is None else f" ({'met' if v[1] else 'NOT met'})") for k, v in info['targets'].items()]
-    (out/'results.md').write_text('\n'.join(md) + '\n')
-    (out/'manifest.json').write_text(json.dumps(info, indent=2))
+    atomic_write_text('\n'.join(md) + '\n', out/'results.md')
+    atomic_write_text(json.dumps(info, indent=2, default=str), out/'manifest.json')
     print('\n'.join(md)); print(f'wrote {out}')
 
 
