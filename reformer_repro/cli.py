@@ -233,7 +233,7 @@ def command_parser(cmd:str, # a key of `COMMANDS`
 # %% ../nbs/12_cli.ipynb #5a75dbcb
 def _on_sigterm(signum, frame):
     "SIGTERM outside a run's own handlers: stop with a message, not silently."
-    tr = sys.modules.get('reformer_repro.training')
+    tr = sys.modules.get('reformer_repro.distributed')
     if tr is not None: raise tr.RunInterrupted(signum, 'SIGTERM received: stopped')
     print('SIGTERM received: stopped', file=sys.stderr, flush=True)
     raise SystemExit(128 + signum)

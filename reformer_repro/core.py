@@ -184,8 +184,8 @@ def default_device(override:str|torch.device|None=None, # e.g. 'cpu', 'cuda:1'; 
         return torch.device('cpu')
     try: dev = torch.device(choice)
     except RuntimeError as e:
-        raise ValueError(f"unknown device {choice!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'") from e
+        raise InputError(f"unknown device {choice!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'") from e
     if not _available(dev):
-        raise RuntimeError(f"device {str(dev)!r} was asked for but is not available here; "
+        raise InputError(f"device {str(dev)!r} was asked for but is not available here; "
                            f"use 'cpu' or unset REFORMER_REPRO_DEVICE to choose automatically")
     return dev

@@ -16,8 +16,9 @@ from .models import LanguageModel, ReformerConfig, ReformerLM
 from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, new_run_dir,
                                  read_manifest, write_manifest)
 from .evaluation import BitsPerChar, MaskedAccuracy, Perplexity, evaluate_seeds, masked_cross_entropy, mode_label
-from .distributed import ShardBatch, init_distributed, wrap_ddp
-from .training import RunInterrupted, TrainConfig, fit_run, load_checkpoint, make_learner, wandb_callbacks, wandb_mode
+from .distributed import RunInterrupted, ShardBatch, init_distributed, wrap_ddp
+from .runs import load_checkpoint, wandb_callbacks, wandb_mode
+from .training import TrainConfig, fit_run, make_learner
 
 # %% auto #0
 __all__ = ['EVAL_MODES', 'EVAL_SEEDS', 'PRESETS', 'PAPER_TABLE2', 'EXPERIMENTS', 'DataConfig', 'check_eval_modes', 'check_seeds',
@@ -56,7 +57,9 @@ class DataConfig:
         if self.cache is not None and not isinstance(self.cache, str): raise InputError(f'DataConfig.cache must be a folder or None, got {self.cache!r}')
         return self
     @property
-    def length(self) -> int: return 2 * (self.w_len + 1) if self.task == 'duplication' else self.seq_len
+    def length(self) -> int:
+        "Tokens per sequence: 2 (|w| + 1) for the duplication task, else `seq_len`."
+        return 2 * (self.w_len + 1) if self.task == 'duplication' else self.seq_len
 
 # %% ../nbs/11_experiments.ipynb #a0ade4e3
 EVAL_MODES = ('full', 8, 4, 2, 1)
@@ -123,10 +126,13 @@ class ExperimentConfig:
         _check_fit(self)
         return self
     def to_dict(self) -> dict:
+        "The config as plain JSON types, as the manifest stores it."
         return dict(name=self.name, preset=self.preset, model=self.model.to_dict(), data=dataclasses.asdict(self.data),
                     train=dataclasses.asdict(self.train), eval_modes=list(self.eval_modes))
     @classmethod
-    def from_dict(cls, d:dict) -> ExperimentConfig:
+    def from_dict(cls, d:dict, # what `to_dict` returned (a manifest's `config`)
+                 ) -> ExperimentConfig:
+        "The config back from `to_dict`'s output."
         return cls(d['name'], d['preset'], ReformerConfig.from_dict(d['model']), DataConfig(**d['data']), TrainConfig(**d['train']),
                    tuple(d['eval_modes']))
 
@@ -359,7 +365,8 @@ def estimate(cfg:ExperimentConfig, # the experiment
     return out
 
 # %% ../nbs/11_experiments.ipynb #fa3e2658
-def format_estimate(e:dict) -> str:
+def format_estimate(e:dict, # what `estimate` returned
+                   ) -> str:
     "The estimate as a few lines for the terminal."
     fmt = lambda v, f: 'not measured' if v is None else f(v)
     return '\n'.join([
@@ -396,7 +403,10 @@ def check_budget(e:dict, # from `estimate`
 # %% ../nbs/11_experiments.ipynb #42f35092
 def _mode_name(m) -> str: return 'Full' if m == 'full' else f'LSH-{m}'
 
-def trained_with(cfg:ExperimentConfig): return 'full' if cfg.model.attn == 'full' else cfg.model.n_rounds
+def trained_with(cfg:ExperimentConfig, # the experiment
+                ):
+    "The attention a run trained with: 'full', or its number of hash rounds."
+    return 'full' if cfg.model.attn == 'full' else cfg.model.n_rounds
 
 def _eval_metrics(cfg:ExperimentConfig) -> list:
     "New metric objects for the final evaluation of `cfg`'s task."
@@ -432,7 +442,8 @@ def results_table(cfg:ExperimentConfig, # the experiment
     return '\n'.join([title, line(head), '  '.join('-' * x for x in w)] + [line(r) for r in rows])
 
 # %% ../nbs/11_experiments.ipynb #51986a63
-def runs_root(runs_dir:str|Path|None=None) -> Path:
+def runs_root(runs_dir:str|Path|None=None, # a folder, or None
+             ) -> Path:
     "Where run folders go: `runs_dir`, else $REFORMER_REPRO_RUNS, else ./runs."
     return Path(runs_dir or os.environ.get('REFORMER_REPRO_RUNS') or 'runs').expanduser()
 
@@ -440,9 +451,7 @@ def _device(device:str|None, world:int=1) -> torch.device:
     "The device to run on; an `InputError` for one that is unknown or not here."
     if device is None and world > 1 and torch.cuda.is_available(): device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
     try: return default_device(device)
-    except (ValueError, RuntimeError) as e:
-        if isinstance(e, ReproError): raise
-        raise InputError(f'--device: {e}') from None
+    except InputError as e: raise InputError(f'--device: {e}') from None
 
 def _metrics_for(cfg:ExperimentConfig) -> list:
     return [MaskedAccuracy()] if cfg.data.task == 'duplication' else [BitsPerChar(), Perplexity()]

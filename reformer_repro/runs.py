@@ -4,15 +4,17 @@
 
 # %% ../nbs/07_runs.ipynb #27e61796
 from __future__ import annotations
-import errno, fcntl, importlib.metadata, itertools, json, os, platform, re, socket, subprocess, sys, time
+import contextlib, csv, errno, fcntl, hashlib, importlib.metadata, io, itertools, json, os, platform, re, socket, struct, subprocess, sys, time
 from pathlib import Path
+from urllib.parse import urlparse
 import torch
 from .core import InputError, IntegrityError, RunError, StorageError, atomic_write, remove_stale_temps
 
 # %% auto #0
-__all__ = ['PACKAGES', 'PEERS', 'MANIFEST_KEYS', 'atomic_save', 'atomic_write_text', 'read_json', 'config_diff', 'check_writable',
-           'new_run_dir', 'RunLock', 'clean_stale_temps', 'git_info', 'package_versions', 'hardware', 'write_manifest',
-           'read_manifest']
+__all__ = ['PACKAGES', 'PEERS', 'MANIFEST_KEYS', 'CKPT_FORMAT', 'WANDB_TIMEOUT', 'atomic_save', 'atomic_write_text', 'read_json',
+           'config_diff', 'check_writable', 'new_run_dir', 'RunLock', 'clean_stale_temps', 'git_info',
+           'package_versions', 'hardware', 'write_manifest', 'read_manifest', 'plain_state', 'save_checkpoint',
+           'load_checkpoint', 'check_metrics_log', 'wandb_mode', 'wandb_callbacks']
 
 # %% ../nbs/07_runs.ipynb #a2654801
 def atomic_save(obj, # anything `torch.save` takes
@@ -189,3 +191,137 @@ def read_manifest(run_dir:str|Path, # a run folder
         raise IntegrityError(f'{path} has no run config (its "config" entry is missing): the file is damaged or was not '
                              'written by reformer-repro, so the run cannot be evaluated or resumed; start a new run')
     return man
+
+# %% ../nbs/07_runs.ipynb #9ceffd8a
+def plain_state(o, # an optimizer state dict, or any nest of lists, tuples, `L`s and dicts
+               ):
+    "`o` with fastcore `L`s (and tuples) turned into lists, recursively, for `torch.load(weights_only=True)`."
+    if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [plain_state(x) for x in o]
+    if isinstance(o, dict): return {k: plain_state(v) for k, v in o.items()}
+    return o
+
+# %% ../nbs/07_runs.ipynb #4f1c9e07
+CKPT_FORMAT = 'reformer_repro-train-checkpoint'
+_TAG = b'reformer_repro sha256 '   # the zip comment: this tag and the hex digest of the bytes before the comment length
+_EOCD = 22                          # the zip end-of-central-directory record, without its comment
+
+def _digest(f, n:int) -> str:
+    "SHA-256 of the first `n` bytes of the open file `f`."
+    h = hashlib.sha256(); f.seek(0)
+    while n > 0 and (b := f.read(min(n, 1 << 22))): h.update(b); n -= len(b)
+    return h.hexdigest()
+
+def save_checkpoint(state:dict, # what to save (tensors, numbers, strings, lists and dicts of them)
+                    path:str|Path, # the file, e.g. run/checkpoints/last.pt
+                   ) -> Path:
+    "`torch.save` `state` to `path` atomically, with the file's SHA-256 in its zip comment."
+    with atomic_write(path) as tmp:
+        with open(tmp, 'wb') as f: torch.save(state, f)   # closed at once on failure: a full disk gets its space back
+        with open(tmp, 'r+b') as f:
+            size = f.seek(0, 2); f.seek(size - _EOCD); eocd = f.read(_EOCD)
+            if eocd[:4] != b'PK\x05\x06' or eocd[-2:] != b'\0\0': raise RuntimeError('torch.save wrote an unexpected zip layout')
+            comment = _TAG + _digest(f, size - 2).encode()
+            f.seek(size - 2); f.write(struct.pack('<H', len(comment)) + comment); f.flush(); os.fsync(f.fileno())
+    return Path(path)
+
+# %% ../nbs/07_runs.ipynb #865e3043
+def _verified(path:Path):
+    "Raise `IntegrityError` unless `path` is a complete file whose SHA-256 matches the one it records."
+    n, fix = len(_TAG) + 64, 'Restore it from a copy, or delete it and start the run again'
+    with open(path, 'rb') as f:
+        size = f.seek(0, 2); f.seek(0); head = f.read(4); f.seek(max(size - _EOCD - n, 0)); tail = f.read()
+        if size == 0: raise IntegrityError(f'{path} is empty (0 bytes): its write never happened. {fix}')
+        if head != b'PK\x03\x04': raise IntegrityError(f"{path} is not a reformer_repro training checkpoint (not a torch zip file); give a run's checkpoints/last.pt")
+        if len(tail) < _EOCD + n or tail[:4] != b'PK\x05\x06' or tail[_EOCD - 2:_EOCD] != struct.pack('<H', n) or not tail[_EOCD:].startswith(_TAG):
+            if tail[-_EOCD:-_EOCD + 4] == b'PK\x05\x06' and tail[-2:] == b'\0\0':
+                raise IntegrityError(f'{path} is a torch file without a checksum, not a checkpoint written by this version of reformer_repro. Start a new run')
+            raise IntegrityError(f'{path} is truncated or damaged: its {size:,} bytes do not end with the checksum record (a write or copy that did not finish). {fix}')
+        want, got = tail[_EOCD + len(_TAG):].decode('ascii', 'replace'), _digest(f, size - n - 2)
+    if got != want: raise IntegrityError(f'{path} is damaged: its SHA-256 is {got}, but it was written with {want} (a flipped bit, a failing '
+                                         f'disk or an incomplete copy). Do not resume from it. {fix}')
+
+def load_checkpoint(path:str|Path, # a `last.pt` written by `Checkpoint`
+                    config:dict|None=None, # the config of the run that resumes; must match the checkpoint's
+                   ) -> dict:
+    "Read a training checkpoint after verifying its checksum, and check that it belongs to `config`."
+    path = Path(path)
+    if not path.is_file(): raise RunError(f'no checkpoint at {path}: the run never reached its first checkpoint, or this is not a run folder; start a new run')
+    _verified(path)
+    try: ck = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise IntegrityError(f'{path} has a valid checksum but torch cannot read it ({e}); was it written by another torch version?') from None
+    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT: raise IntegrityError(f"{path} is not a reformer_repro training checkpoint; give a run's checkpoints/last.pt")
+    if config is not None and (diff := config_diff(ck['config'], config)):
+        raise InputError(f'{path} belongs to a run with another config; it cannot resume this one. Settings that differ '
+                         f'(checkpoint -> now): ' + '; '.join(diff) + '. Resume with the same settings, or start a new run')
+    return ck
+
+# %% ../nbs/07_runs.ipynb #c5a7e0d1
+def check_metrics_log(path:Path, # the metrics log, metrics.csv
+                      n:int, # lines the checkpoint recorded, header included
+                      fields:list, # the expected header
+                     ) -> list: # those lines
+    "The first `n` lines of the metrics log `path` (header included), checked; `IntegrityError` naming it when they are not all there."
+    fix = (f'The checkpoint recorded {n - 1} rows of {path}; restore the file from a copy, or start a new run '
+           '(resuming would lose the rows that are missing)')
+    try: lines = path.read_text(encoding='utf-8').splitlines(keepends=True)[:n]
+    except FileNotFoundError: raise IntegrityError(f'{path} is missing. {fix}') from None
+    except UnicodeDecodeError as e: raise IntegrityError(f'{path} is damaged: byte {e.start} is not UTF-8 text. {fix}') from None
+    if len(lines) < n or not lines[-1].endswith('\n'):
+        raise IntegrityError(f'{path} is truncated: it holds {max(len(lines) - 1, 0)} complete rows or fewer. {fix}')
+    rows = list(csv.reader(lines))
+    if rows[0] != fields: raise IntegrityError(f'{path} is damaged: its header is {",".join(rows[0])!r}, expected {",".join(fields)!r}. {fix}')
+    for i, r in enumerate(rows[1:], 2):
+        if len(r) != len(fields) or r[0] not in ('train', 'valid') or not r[1].isdigit(): raise IntegrityError(f'{path} is damaged at line {i}. {fix}')
+    return lines
+
+# %% ../nbs/07_runs.ipynb #f0d7d9c8
+WANDB_TIMEOUT = 5. # seconds to wait for the W&B server before giving up
+
+def _wandb_problem() -> str|None:
+    "Why W&B cannot log online (no login; the server does not answer within `WANDB_TIMEOUT`), or None."
+    u = urlparse(os.environ.get('WANDB_BASE_URL') or 'https://api.wandb.ai')
+    host, port = u.hostname or 'api.wandb.ai', u.port or (80 if u.scheme == 'http' else 443)
+    netrc = Path(os.environ.get('NETRC') or Path.home()/'.netrc')
+    try: in_netrc = netrc.is_file() and host in netrc.read_text(errors='ignore')
+    except OSError: in_netrc = False
+    if not (os.environ.get('WANDB_API_KEY') or in_netrc): return 'needs a login: run `wandb login` (or set WANDB_API_KEY)'
+    try: socket.create_connection((host, port), timeout=WANDB_TIMEOUT).close()
+    except OSError as e: return f'cannot reach the server: {host}:{port} did not answer within {WANDB_TIMEOUT:g} s ({e or type(e).__name__})'
+
+def wandb_mode(mode:str|None=None, # 'online', 'offline', 'disabled', 'auto' or None (auto)
+              ) -> str:
+    "The W&B mode to use: `mode`, else $WANDB_MODE, else online when logged in and the server answers, else offline."
+    mode = mode or os.environ.get('WANDB_MODE') or 'auto'
+    if mode not in ('online', 'offline', 'disabled', 'auto'):
+        raise InputError(f"wandb mode must be 'online', 'offline', 'disabled' or 'auto', got {mode!r}")
+    if mode in ('online', 'auto') and (why := _wandb_problem()):
+        if mode == 'online': raise RunError(f"W&B 'online' {why}. Or use the mode 'offline' (upload later with `wandb sync`) or 'disabled'")
+        if 'login' not in why: print(f'W&B {why}; logging offline under the run folder (upload later with `wandb sync`)', file=sys.stderr)
+        return 'offline'
+    return 'online' if mode == 'auto' else mode
+
+# %% ../nbs/07_runs.ipynb #7c3d9e21
+def wandb_callbacks(run_dir:str|Path, # the run folder; W&B writes under run_dir/wandb
+                    config:dict, # logged as the run's config
+                    mode:str|None=None, # see `wandb_mode`
+                    project:str='reformer_repro', # the W&B project
+                   ) -> list:
+    "Start (or resume) a W&B run for `run_dir` and return fastai's `WandbCallback` for it ([] when disabled)."
+    mode = wandb_mode(mode)
+    if mode == 'disabled': return []
+    try:
+        import wandb
+        from fastai.callback.wandb import WandbCallback
+    except ImportError as e:
+        print(f'Weights & Biases is not available ({e}); tracking only in the run folder', file=sys.stderr)
+        return []
+    run_dir = Path(run_dir)
+    run_id = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
+    try: wandb.init(project=project, name=run_dir.name, id=run_id, resume='allow', dir=str(run_dir), config=config, mode=mode,
+                    settings=wandb.Settings(silent=True, console='off', init_timeout=30))
+    except Exception as e:
+        raise RunError(f"W&B could not start a run ({type(e).__name__}: {e}); use the mode 'offline' or 'disabled'") from None
+    class _Quiet(WandbCallback):   # fastai prints 'Could not gather input dimensions' for models without `n_inp`
+        def before_fit(self):
+            with contextlib.redirect_stdout(io.StringIO()): super().before_fit()
+    return [_Quiet(log=None, log_preds=False, log_model=False)]
