@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import InputError, IntegrityError, ReproError, atomic_write, check_int, derive_seed, sha256_file
 from .tokenizers import ByteTokenizer, CharTokenizer
@@ -435,7 +436,8 @@ class LengthBatcher:
         self.padded = padded
 
 # %% ../nbs/02_data.ipynb #a579d5b4
-def _batches(self:LengthBatcher,
+@patch
+def batches(self:LengthBatcher,
              rng:random.Random|None=None, # shuffles the pools and the batches; None: a fixed order
             ) -> list:
     "Index batches: pools in random order (or in order without `rng`), sorted by length, packed greedily."
@@ -451,8 +453,6 @@ def _batches(self:LengthBatcher,
         if batch: out.append(batch)
     if rng is not None: rng.shuffle(out)
     return out
-
-LengthBatcher.batches = _batches
 
 # %% ../nbs/02_data.ipynb #b2d337fd
 def pad_collate(items, # (x, y) pairs of equal-length 1-D token tensors
