@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_experiments.ipynb #93a1743a
 from __future__ import annotations
-import ast, contextlib, copy, dataclasses, functools, json, math, os, shlex, shutil, signal, statistics, sys, threading, time, types, typing
+import ast, contextlib, copy, dataclasses, functools, json, math, os, shlex, shutil, signal, threading, time, types, typing
 from dataclasses import dataclass
 from pathlib import Path
 import torch
@@ -13,11 +13,10 @@ from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, te
 from .tokenizers import ByteTokenizer
 from .attention import MAX_ROUNDS
 from .models import LanguageModel, ReformerConfig, ReformerLM
-from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, new_run_dir,
-                                 read_manifest, write_manifest)
-from .evaluation import BitsPerChar, MaskedAccuracy, Perplexity, evaluate_seeds, masked_cross_entropy, mode_label
+from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, load_checkpoint,
+                                 new_run_dir, read_manifest, wandb_callbacks, wandb_mode, write_manifest)
+from .evaluation import BitsPerChar, MaskedAccuracy, Perplexity, evaluate_seeds, masked_cross_entropy
 from .distributed import RunInterrupted, ShardBatch, init_distributed, wrap_ddp
-from .runs import load_checkpoint, wandb_callbacks, wandb_mode
 from .training import TrainConfig, fit_run, make_learner
 
 # %% auto #0
