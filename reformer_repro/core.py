@@ -135,8 +135,6 @@ def _disk_full(e:BaseException, folder:Path) -> bool:
         except OSError: return False
     return False
 
-_remove_stale_temps = remove_stale_temps  # old name, until every caller uses the public one
-
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to (over)write; its folder is created
                 ):

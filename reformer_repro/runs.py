@@ -11,20 +11,12 @@ import torch
 from .core import InputError, IntegrityError, RunError, StorageError, atomic_write, remove_stale_temps
 
 # %% auto #0
-__all__ = ['PACKAGES', 'PEERS', 'MANIFEST_KEYS', 'CKPT_FORMAT', 'WANDB_TIMEOUT', 'atomic_save', 'atomic_write_text', 'read_json',
-           'config_diff', 'check_writable', 'new_run_dir', 'RunLock', 'clean_stale_temps', 'git_info',
-           'package_versions', 'hardware', 'write_manifest', 'read_manifest', 'plain_state', 'save_checkpoint',
-           'load_checkpoint', 'check_metrics_log', 'wandb_mode', 'wandb_callbacks']
+__all__ = ['PACKAGES', 'PEERS', 'MANIFEST_KEYS', 'CKPT_FORMAT', 'WANDB_TIMEOUT', 'atomic_write_text', 'read_json', 'config_diff',
+           'check_writable', 'new_run_dir', 'RunLock', 'clean_stale_temps', 'git_info', 'package_versions', 'hardware',
+           'write_manifest', 'read_manifest', 'plain_state', 'save_checkpoint', 'load_checkpoint', 'check_metrics_log',
+           'wandb_mode', 'wandb_callbacks']
 
 # %% ../nbs/07_runs.ipynb #a2654801
-def atomic_save(obj, # anything `torch.save` takes
-                path:str|Path, # the final file
-               ) -> Path:
-    "`torch.save` to a temporary file in the same folder, then rename it over `path`."
-    with atomic_write(path) as tmp, open(tmp, 'wb') as f:
-        torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-    return Path(path)
-
 def atomic_write_text(text:str, # the whole content
                       path:str|Path, # the final file
                      ) -> Path:
