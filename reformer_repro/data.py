@@ -17,10 +17,10 @@ from .core import InputError, IntegrityError, ReproError, atomic_write, check_in
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
-__all__ = ['ENWIK8', 'SPLITS', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'MissingData', 'download',
-           'ZipCorpus', 'Corpus', 'prepare_zip_corpus', 'enwik8', 'text_corpus', 'encode_split', 'LMWindows',
-           'LMDataLoader', 'LMTiles', 'lm_dataloaders', 'DuplicationTask', 'duplication_dataloaders', 'LengthBatcher',
-           'pad_collate', 'BucketedDataLoader']
+__all__ = ['ENWIK8', 'SPLITS', 'SHAKESPEARE_SHA256', 'IGNORE_INDEX', 'cache_dir', 'ChecksumError', 'DownloadError', 'MissingData',
+           'download', 'ZipCorpus', 'Corpus', 'prepare_zip_corpus', 'enwik8', 'text_corpus', 'shipped_file',
+           'shakespeare', 'encode_split', 'LMWindows', 'LMDataLoader', 'LMTiles', 'lm_dataloaders', 'DuplicationTask',
+           'duplication_dataloaders', 'LengthBatcher', 'pad_collate', 'BucketedDataLoader']
 
 # %% ../nbs/02_data.ipynb #611c10c6
 def cache_dir(cache:str|Path|None=None, # a folder to use instead of the default
@@ -254,6 +254,28 @@ def text_corpus(path:str|Path, # a UTF-8 text file
     if not 0 < a < b < n:
         raise InputError(f'{path} ({n} bytes) is too small to give three non-empty splits; use a bigger file')
     return Corpus(path.stem, data[:a], data[a:b], data[b:])
+
+# %% ../nbs/02_data.ipynb #30e1d2e8
+SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'
+
+def shipped_file(name:str, # a file name in the package's `corpora` folder
+                ) -> Path:
+    "The path of a corpus shipped inside the package."
+    import importlib.resources
+    return Path(str(importlib.resources.files('reformer_repro')))/'corpora'/name
+
+def shakespeare(path:str|Path|None=None, # the text file (default: the copy shipped in the package)
+                valid_frac:float=0.05, # share of the bytes for validation
+                test_frac:float=0.05, # share of the bytes for test, taken from the end
+               ) -> Corpus:
+    "Tiny Shakespeare, shipped with the package, its SHA-256 checked, split into train / valid / test."
+    path = Path(path) if path is not None else shipped_file('tinyshakespeare.txt')
+    if not path.is_file(): raise MissingData(f'{path} is missing: the package ships it; reinstall reformer-repro (pip install -e .)')
+    if (h := sha256_file(path)) != SHAKESPEARE_SHA256:
+        raise ChecksumError(f'{path} is damaged: its SHA-256 is {h}, not {SHAKESPEARE_SHA256}; restore it (git checkout -- {path.name} '
+                            'in its folder, or reinstall reformer-repro)')
+    c = text_corpus(path, valid_frac, test_frac)
+    return Corpus('tiny Shakespeare', c.train, c.valid, c.test)
 
 # %% ../nbs/02_data.ipynb #66f04e1a
 def encode_split(tok:ByteTokenizer|CharTokenizer, # the tokenizer

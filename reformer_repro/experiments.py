@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import InputError, IntegrityError, ReproError, RunError, StorageError, check_int, default_device, seed_everything
-from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, text_corpus
+from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, shakespeare, text_corpus
 from .tokenizers import ByteTokenizer
 from .attention import MAX_ROUNDS
 from .models import LanguageModel, ReformerConfig, ReformerLM
@@ -35,7 +35,7 @@ class DataConfig:
     vocab_size:int=128 # duplication: symbols, the separator 0 included
     n_train:int=10_000 # duplication: training examples per epoch
     n_valid:int=1_000 # duplication: validation examples
-    corpus:str='enwik8' # lm: 'enwik8' or the path of a UTF-8 text file
+    corpus:str='enwik8' # lm: 'enwik8', 'shakespeare' (shipped with the package) or the path of a UTF-8 text file
     cache:str|None=None # lm: the data cache folder (default: reformer-repro's)
     seq_len:int=1024 # lm: window length
     valid_bytes:int|None=None # lm: evaluate on the first this many bytes of the validation split (None: all)
@@ -52,7 +52,7 @@ class DataConfig:
         if self.valid_bytes is not None: check_int('DataConfig.valid_bytes', self.valid_bytes, 2)
         if self.eval_bs is not None: check_int('DataConfig.eval_bs', self.eval_bs)
         if not isinstance(self.corpus, str) or not self.corpus.strip():
-            raise InputError(f"DataConfig.corpus must be 'enwik8' or the path of a text file, got {self.corpus!r}")
+            raise InputError(f"DataConfig.corpus must be 'enwik8', 'shakespeare' or the path of a text file, got {self.corpus!r}")
         if self.cache is not None and not isinstance(self.cache, str): raise InputError(f'DataConfig.cache must be a folder or None, got {self.cache!r}')
         return self
     @property
@@ -63,7 +63,7 @@ class DataConfig:
 # %% ../nbs/11_experiments.ipynb #a0ade4e3
 EVAL_MODES = ('full', 8, 4, 2, 1)
 EVAL_SEEDS = (0, 1, 2)  # hash seeds of the final evaluation: LSH modes report the mean and spread over them
-PRESETS = ('tiny', 'small', 'paper')
+PRESETS = ('tiny', 'cpu', 'small', 'paper')
 
 def check_eval_modes(modes, # 'full' and/or numbers of hash rounds
                      model:ReformerConfig|None=None, # the model to evaluate (LSH needs shared QK)
@@ -141,6 +141,10 @@ def _duplication_preset(preset:str) -> tuple:
         data = DataConfig('duplication', w_len=31, vocab_size=128, n_train=3_200, n_valid=512, bs=32)
         model = dict(d_model=64, n_heads=4, d_ff=128, chunk_size=8, positions='absolute')
         train = TrainConfig(epochs=3, lr=2e-3, schedule='constant', warmup=50, clip=1., ckpt_every=100)
+    elif preset == 'cpu':
+        data = DataConfig('duplication', w_len=63, vocab_size=128, n_train=32_000, n_valid=1_024, bs=32)
+        model = dict(d_model=64, n_heads=1, d_ff=128, chunk_size=8, positions='absolute')
+        train = TrainConfig(epochs=1, lr=2e-3, schedule='rsqrt', warmup=100, clip=1., ckpt_every=250)
     elif preset == 'small':
         data = DataConfig('duplication', w_len=255, vocab_size=128, n_train=64_000, n_valid=1_024, bs=32)
         model = dict(d_model=256, n_heads=4, d_ff=256, chunk_size=32, positions='absolute')
@@ -157,6 +161,10 @@ def _lm_preset(preset:str) -> tuple:
         data = DataConfig('lm', seq_len=256, bs=8, valid_bytes=100_000)
         model = dict(d_model=64, n_heads=4, d_ff=256, n_layers=2, chunk_size=32)
         train = TrainConfig(epochs=1, lr=2e-3, warmup=50, ckpt_every=100, max_steps=300)
+    elif preset == 'cpu':
+        data = DataConfig('lm', corpus='shakespeare', seq_len=256, bs=16)
+        model = dict(d_model=128, n_heads=4, d_ff=512, n_layers=2, chunk_size=16)
+        train = TrainConfig(epochs=7, lr=3e-3, schedule='onecycle', ckpt_every=250, max_steps=1500)
     elif preset == 'small':
         data = DataConfig('lm', seq_len=4096, bs=8, valid_bytes=1_000_000)
         model = dict(d_model=256, n_heads=4, d_ff=1024, n_layers=6, chunk_size=64, dropout=0.1)
@@ -199,12 +207,12 @@ EXPERIMENTS = {
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},
     'enwik8-reformer': Experiment('lm', 'the full Reformer: LSH-2, shared QK, reversible, chunked feed-forward', dict(_LSH, n_rounds=2, ff_chunks=4)),
     'enwik8-deep': Experiment('lm', 'Figure 6 (depth): the Reformer with twice the layers of its preset (24 at paper scale)',
-                              dict(_LSH, n_rounds=2), layers=dict(tiny=4, small=12, paper=24)),
+                              dict(_LSH, n_rounds=2), layers=dict(tiny=4, cpu=4, small=12, paper=24)),
 }
 
 # %% ../nbs/11_experiments.ipynb #afec4a73
 def get_experiment(name:str, # a key of `EXPERIMENTS`
-                   preset:str='tiny', # 'tiny', 'small' or 'paper'
+                   preset:str='tiny', # 'tiny', 'cpu', 'small' or 'paper'
                   ) -> ExperimentConfig:
     "The config of experiment `name` at `preset`."
     if name not in EXPERIMENTS:
@@ -287,7 +295,8 @@ def make_dataloaders(d:DataConfig, # the data config
     "fastai `DataLoaders` for a `DataConfig` (train, valid)."
     if d.task == 'duplication':
         return duplication_dataloaders(d.bs if valid_only else d.n_train, d.n_valid, d.w_len, d.vocab_size, d.bs, d.seed, device=device)
-    if d.corpus != 'enwik8':
+    if d.corpus == 'shakespeare': corpus = shakespeare()
+    elif d.corpus != 'enwik8':
         try: corpus = text_corpus(d.corpus)
         except FileNotFoundError:
             raise InputError(f"data.corpus: {d.corpus} does not exist or is not a file; give the path of a UTF-8 text file "
