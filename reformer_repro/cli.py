@@ -15,7 +15,7 @@ from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
 __all__ = ['TOKENIZERS', 'WANDB_MODES', 'COMMANDS', 'describe_corpus', 'describe_duplication', 'data', 'train', 'eval_run',
-           'list_experiments', 'command_parser', 'main']
+           'list_experiments', 'suite', 'claims', 'command_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #9a296552
 _NUMBER = re.compile(r'^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?%?( ± [\d.]+)?$')
@@ -142,7 +142,7 @@ def _flat_sets(sets) -> list:
     return [s for group in (sets or []) for s in (group if isinstance(group, (list, tuple)) else [group])]
 
 def train(experiment:Param("a named experiment, e.g. duplication-lsh2 (`reformer-repro list` shows them)", str, opt=False),
-          preset:str='tiny', # `tiny` (CPU, minutes), `small` (one GPU, under an hour) or `paper` (the paper's settings)
+          preset:str='tiny', # `tiny` (CPU, minutes), `cpu` (the CPU claims preset), `small` (one GPU, under an hour) or `paper` (the paper's settings)
           set:Param("override settings, key=value ... (e.g. model.d_model=128 train.lr=3e-4 data.corpus=my.txt)", str, nargs='+', action='append')=None,
           runs_dir:str=None, # parent of the run folder (default: $REFORMER_REPRO_RUNS, else ./runs)
           resume:str=None, # a run folder to continue after an interruption
@@ -209,7 +209,7 @@ def list_experiments(experiment:Param("an experiment whose settings to show, e.g
     if experiment is not None: get_experiment(experiment, preset)                   # an unknown name: say so first
     elif preset not in PRESETS: get_experiment('duplication-lsh2', preset)
     lines = [_table([[n, e.task, e.description] for n, e in EXPERIMENTS.items()], ['experiment', 'task', 'what it shows']),
-             f"presets: {', '.join(PRESETS)} (tiny: CPU, minutes; small: one GPU, under an hour; paper: the paper's settings)",
+             f"presets: {', '.join(PRESETS)} (tiny: CPU, minutes; cpu: the CPU claims preset; small: one GPU, under an hour; paper: the paper's settings)",
              'usage: reformer-repro train EXPERIMENT [--preset tiny] [--set key=value ...]; '
              'reformer-repro list EXPERIMENT shows its settings']
     names = [experiment] if experiment else ['duplication-lsh2', 'enwik8-reformer'] if settings else []
@@ -217,8 +217,32 @@ def list_experiments(experiment:Param("an experiment whose settings to show, e.g
     print('\n'.join(lines))
     return lines
 
+# %% ../nbs/12_cli.ipynb #ec887905
+def suite(name:Param("a claims suite: duplication or lm", str, opt=False),
+          only:Param("the run or analysis keys to do, e.g. lsh4-seed0 collapse (default: all)", str, nargs='+')=None,
+          results:str=None, # the results folder (default: the repository's results/)
+          runs_dir:str='runs/claims', # where the run folders (with the trained models) go
+          device:str=None, # cpu, cuda, ... (default: automatic)
+         ):
+    "Train what is missing of a claims suite, copy each finished run's results into results/, then run its analyses."
+    from reformer_repro.suite import run_suite
+    status = run_suite(name, only, results, runs_dir, device, log=lambda s: print(s, flush=True))
+    print(_table([[k, v] for k, v in status.items()], ['run or analysis', 'status']))
+    return status
+
+def claims(results:str=None, # the results folder (default: the repository's results/)
+           write:str=None, # also write the table as a markdown page to this file
+           markdown:store_true=False, # print markdown instead of text
+          ):
+    "Print the claims table (each claim, the paper's number, ours, a verdict, the command) from the committed results."
+    from reformer_repro.claims import all_claims, format_claims, write_claims
+    cl = all_claims(results)
+    print(format_claims(cl, markdown))
+    if write: print(f'written: {write_claims(write, cl)}')
+    return cl
+
 # %% ../nbs/12_cli.ipynb #bbd95d51
-COMMANDS = {'data': data, 'train': train, 'eval': eval_run, 'list': list_experiments}
+COMMANDS = {'data': data, 'train': train, 'eval': eval_run, 'list': list_experiments, 'suite': suite, 'claims': claims}
 
 def command_parser(cmd:str, # a key of `COMMANDS`
                   ):

@@ -8,6 +8,7 @@ import importlib, json, os, shlex, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import InputError, atomic_write
+from .distributed import RunInterrupted
 from .runs import atomic_write_text, read_json, read_manifest
 from .experiments import apply_overrides, get_experiment, run_experiment
 
@@ -134,8 +135,8 @@ def run_suite(suite:str, # a suite name
               runs:str|Path='runs/claims', # where run folders go (they hold the trained models)
               device:str|None=None, # where to train (default: automatic)
               log=print, # where messages go
-             ) -> dict: # key -> 'committed', 'collected', 'trained', 'interrupted', 'saved' or 'missing models'
-    "Train what is missing of a suite, collect each finished run into the results folder, then run its analyses."
+             ) -> dict: # key -> 'committed', 'collected', 'trained', 'saved' or 'missing models'
+    "Train what is missing of a suite, collect each finished run into the results folder, then run its analyses; `RunInterrupted` on a stop signal."
     s, dest, runs = get_suite(suite), results_dir(suite, results), Path(runs)/suite
     known = {r.key for r in s.runs} | {a.key for a in s.analyses}
     if only is not None and (bad := [k for k in only if k not in known]):
@@ -149,9 +150,8 @@ def run_suite(suite:str, # a suite name
         if run_dir is None:
             log(f'[{i + 1}/{len(s.runs)}] {r.key}: {r.command()}')
             out = run_experiment(r.config(), runs_dir=runs/r.key, device=device, wandb='disabled', progress=False, log=log)
-            if out['status'] != 'finished':
-                status[r.key] = 'interrupted'
-                log(f'{r.key} was interrupted; run the same suite command again to continue it'); return status
+            if out['status'] != 'finished':                  # the run saved its checkpoint and said so
+                raise RunInterrupted(out['signal'] or 2, f'suite {suite} stopped during {r.key}; run the same command again to continue it')
             run_dir, status[r.key] = out['run_dir'], 'trained'
         else: status[r.key] = 'collected'
         collect(run_dir, dest/r.key)
