@@ -10,7 +10,7 @@ from fastcore.docments import docments
 from fastcore.script import Param, anno_parser, store_true
 import torch
 from .core import InputError, ReproError, StorageError, check_int
-from .data import DuplicationTask, IGNORE_INDEX, SPLITS, cache_dir, enwik8, encode_split, text_corpus
+from .data import DuplicationTask, IGNORE_INDEX, SPLITS, cache_dir, enwik8, encode_split, shakespeare, text_corpus
 from .tokenizers import ByteTokenizer, CharTokenizer
 
 # %% auto #0
@@ -97,7 +97,7 @@ def _enwik8(cache, path, download_ok:bool):
                            'or $REFORMER_REPRO_DATA') from None
 
 # %% ../nbs/12_cli.ipynb #1c7465a3
-def data(dataset:Param("`duplication`, `enwik8`, or the path of a UTF-8 text file", str, opt=False, nargs='?')='duplication',
+def data(dataset:Param("`duplication`, `enwik8`, `shakespeare` (shipped with the package), or the path of a UTF-8 text file", str, opt=False, nargs='?')='duplication',
          path:str=None, # enwik8: a local enwik8.zip or extracted enwik8, instead of downloading
          cache:str=None, # enwik8: the cache folder (default: $REFORMER_REPRO_DATA, else ~/.cache/reformer_repro)
          no_download:store_true=False, # enwik8: fail with instructions instead of downloading
@@ -119,10 +119,14 @@ def data(dataset:Param("`duplication`, `enwik8`, or the path of a UTF-8 text fil
     if save_vocab and Path(save_vocab).expanduser().is_dir(): raise InputError(f'--save-vocab: {save_vocab} is a folder; give a file name, e.g. {Path(save_vocab)/"vocab.json"}')
     if dataset == 'duplication':
         return _say(describe_duplication(dict(w_len=w_len, vocab_size=vocab_size, seed=seed), n_train, n_valid))
-    corpus = _enwik8(cache, path, not no_download) if dataset == 'enwik8' else _text_corpus(dataset, valid_frac, test_frac)
-    tok = _tokenizer({'auto': 'byte' if dataset == 'enwik8' else 'char'}.get(tokenizer, tokenizer), corpus)
+    if dataset == 'shakespeare': corpus = shakespeare(valid_frac=valid_frac, test_frac=test_frac)
+    elif dataset == 'enwik8': corpus = _enwik8(cache, path, not no_download)
+    else: corpus = _text_corpus(dataset, valid_frac, test_frac)
+    tok = _tokenizer({'auto': 'byte' if dataset in ('enwik8', 'shakespeare') else 'char'}.get(tokenizer, tokenizer), corpus)
     report = describe_corpus(corpus, tok, sample)
     if dataset == 'enwik8': report += f'\nprepared in {cache_dir(cache)/"enwik8"}: enwik8 experiments read it from there'
+    elif dataset == 'shakespeare': report += ('\nnothing was written: the package ships it (checksum verified); the cpu preset of the '
+                                              'language-model experiments trains on it (--set data.corpus=shakespeare)')
     else: report += ('\nnothing was written: training reads the file itself, with '
                      f'`reformer-repro train EXPERIMENT --set data.corpus={dataset}` (splits of 5% / 5%)')
     if save_vocab:

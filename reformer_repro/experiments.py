@@ -206,7 +206,7 @@ EXPERIMENTS = {
     **{f'enwik8-lsh{r}': Experiment('lm', f'Figure 4: LSH attention with {r} hash round{"s" * (r > 1)} (shared QK, reversible)',
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},
     'enwik8-reformer': Experiment('lm', 'the full Reformer: LSH-2, shared QK, reversible, chunked feed-forward', dict(_LSH, n_rounds=2, ff_chunks=4)),
-    'enwik8-deep': Experiment('lm', 'Figure 6 (depth): the Reformer with twice the layers of its preset (24 at paper scale)',
+    'enwik8-deep': Experiment('lm', 'Figure 5 left (depth): the Reformer with twice the layers of its preset (24 at paper scale)',
                               dict(_LSH, n_rounds=2), layers=dict(tiny=4, cpu=4, small=12, paper=24)),
 }
 

@@ -61,7 +61,7 @@ SUITES = {
         (SuiteAnalysis('collapse', 'reformer_repro.claims_duplication:collapse_analysis',
                        tuple(f'{r}-seed{s}' for s in SEEDS for r in _DUP_ROWS)),)),
     'lm': Suite(
-        "Figures 3, 4 and 6: language-model ablations on tiny Shakespeare at equal steps and seeds",
+        "Figures 3, 4 and 5 (left): language-model ablations on tiny Shakespeare at equal steps and seeds",
         tuple(SuiteRun(f'{c}-seed{s}', f'enwik8-{c}', s) for s in SEEDS for c in _LM_CONFIGS),
         (SuiteAnalysis('causal_leak', 'reformer_repro.claims_lm:leak_analysis',
                        tuple(f'{c}-seed{s}' for s in SEEDS for c in ('transformer', 'shared-qk', 'lsh1', 'lsh2', 'lsh4', 'lsh8'))),)),
