@@ -245,10 +245,15 @@ def verdict_word(verdict:str, # a claim's verdict
 
 def format_claims(claims:list, # `Claim`s
                   markdown:bool=False, # a markdown table (for the docs) instead of text for the terminal
+                  brief:bool=False, # markdown: claim, paper, ours and verdict only (the README's table)
                  ) -> str:
     "The claims as a markdown table, or as numbered blocks of text."
     if markdown:
         esc = lambda s: str(s).replace('|', '\\|')
+        if brief:
+            lines = ['| claim | paper | ours | verdict |', '|---|---|---|---|']
+            lines += [f'| {esc(c.claim)} | {esc(c.source)}: {esc(c.paper)} | {esc(c.ours)} | **{esc(verdict_word(c.verdict))}** |' for c in claims]
+            return '\n'.join(lines)
         lines = ['| # | claim | paper | ours | verdict | preset and hardware | command |', '|---|---|---|---|---|---|---|']
         lines += [f'| {i} | {esc(c.claim)} | {esc(c.source)}: {esc(c.paper)} | {esc(c.ours)} | **{esc(c.verdict)}** | {esc(c.setting)} | `{c.command}` |'
                   for i, c in enumerate(claims, 1)]

@@ -1,7 +1,8 @@
 """Write README.md from nbs/index.ipynb without Quarto (nbdev_readme needs it; `.ci/run` checks the two agree).
 
-Markdown cells are copied; code cells are shown as Python blocks with their text outputs; cells marked
-`#| hide` are left out, as nbdev does. Usage: python tools/make_readme.py [--check]
+Markdown cells are copied; code cells are shown as Python blocks with their text outputs, markdown outputs
+(`IPython.display.Markdown`) as markdown; cells marked `#| hide` are left out and `#| echo: false` cells
+show only their outputs, as nbdev does. Usage: python tools/make_readme.py [--check]
 """
 import json, sys
 from pathlib import Path
@@ -15,9 +16,13 @@ def render(nb:dict) -> str:
         if not src or any(l.strip().replace(' ', '') in ('#|hide', '#|exporti') for l in src.splitlines()[:3]): continue
         if c['cell_type'] == 'markdown': out.append(src)
         elif c['cell_type'] == 'code':
-            out.append(f'```python\n{src}\n```')
-            text = ''.join(''.join(o.get('text', '') or o.get('data', {}).get('text/plain', '')) for o in c.get('outputs', []))
-            if text.strip(): out.append(f'```\n{text.rstrip()}\n```')
+            flags = [l.strip().replace(' ', '') for l in src.splitlines()[:3]]
+            if '#|echo:false' not in flags: out.append(f'```python\n{src}\n```')
+            for o in c.get('outputs', []):
+                md = o.get('data', {}).get('text/markdown')
+                text = ''.join(o.get('text', '') or o.get('data', {}).get('text/plain', ''))
+                if md: out.append(''.join(md).strip())
+                elif text.strip(): out.append(f'```\n{text.rstrip()}\n```')
     note = '<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file. -->'
     return '\n\n'.join([note] + out) + '\n'
 
