@@ -166,7 +166,7 @@ def _leak_claim(leak:dict|None, setting:str, cmd:str) -> Claim:
     claim = ('A causal LSH language model does not use the future (new check: re-hashing lets later tokens move chunk borders; '
              'criterion: replacing every later token changes bits per character by less than 2 standard errors in every LSH run)')
     src_ = 'section 2 (causal masking of LSH)'
-    if leak is None: return Claim(claim, src_, 'not checked in the paper', 'missing', 'not measured yet', setting, cmd)
+    if leak is None: return Claim(claim, src_, 'not checked (the paper uses causal LSH for its language models)', 'missing', 'not measured yet', setting, cmd)
     runs = leak['runs']
     lsh, ctl = [r for r in runs.values() if not r['control']], [r for r in runs.values() if r['control']]
     ours = (f"{len(lsh)} LSH runs: predictions moved at {min(r['changed'] for r in lsh):.0%}–{max(r['changed'] for r in lsh):.0%} of "
@@ -174,7 +174,7 @@ def _leak_claim(leak:dict|None, setting:str, cmd:str) -> Claim:
             f"(largest |diff|/s.e. {max(abs(r['diff']) / max(r['diff_se'], 1e-12) for r in lsh):.1f}); full-attention controls: "
             f"{max(r['changed'] for r in ctl):.0%} moved" if lsh and ctl else 'missing')
     ok = None if not lsh else all(abs(r['diff']) < 2 * r['diff_se'] for r in lsh)
-    return Claim(claim, src_, 'not checked in the paper', ours, _verdict(ok), setting, cmd)
+    return Claim(claim, src_, 'not checked (the paper uses causal LSH for its language models)', ours, _verdict(ok), setting, cmd)
 
 # %% ../nbs/18_claims.ipynb #0a757dac
 ATTENTION_RESULTS, MODEL_RESULTS = 'benchmarks/attention/results/cpu-quiet', 'benchmarks/models/results/cpu'

@@ -76,6 +76,7 @@ def run_notebook(path: Path, flags: set[str]) -> int:
         d = getattr(cell, 'directives_', {}) or {}
         if d.get('eval:', [''])[0].lower() == 'false' or skip_flags & d.keys():
             skipped.append(id(cell)); return True
+        cell['outputs'] = []  # a cell that runs shows only what it prints now (the shell keeps old outputs of a silent cell)
     shell, t0 = CaptureShell(path), time.time()
     try:
         with working_directory(path.parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
