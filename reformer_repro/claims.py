@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from .core import InputError
 from .runs import atomic_write_text, read_json
-from .experiments import PAPER_TABLE2
+from .experiments import PAPER_TABLE2, ExperimentConfig, trained_with
 from .suite import get_suite, load_suite, repo_root, results_dir
 
 # %% auto #0
@@ -98,8 +98,7 @@ def lm_bpc(res:dict, # `load_suite('lm')`
     out = {}
     for key, v in res.items():
         if not (isinstance(v, dict) and 'run' in v): continue
-        m = v['manifest']['config']['model']
-        own = 'full' if m['attn'] == 'full' else str(m['n_rounds'])
+        own = str(trained_with(ExperimentConfig.from_dict(v['manifest']['config'])))
         config, seed = key.rsplit('-seed', 1)
         out.setdefault(config, {})[int(seed)] = v['results'][own]['bpc']['mean']
     return out

@@ -12,7 +12,7 @@ from .core import InputError, IntegrityError, ReproError, check_int, derive_seed
 from .data import IGNORE_INDEX
 from .models import LanguageModel
 from .evaluation import mode_label
-from .experiments import check_seeds, load_run, make_dataloaders, trained_with
+from .experiments import ExperimentConfig, check_seeds, load_run, make_dataloaders, trained_with
 
 # %% auto #0
 __all__ = ['THRESHOLD', 'SUITE_COMMAND', 'LM_CONFIGS', 'PAPER_FIGURE', 'LABELS', 'FIGURES', 'leak_positions', 'paired_logits',
@@ -212,8 +212,8 @@ def _read_json(path:Path):
 
 def _own_mode(man:dict, path:Path) -> str:
     "The results.json key of the attention a run was trained with: 'full', or its number of hash rounds."
-    try: model = man['config']['model']; return 'full' if model['attn'] == 'full' else str(model['n_rounds'])
-    except (KeyError, TypeError): raise IntegrityError(f'{path} has no model config (config.model.attn); restore it from git') from None
+    try: return str(trained_with(ExperimentConfig.from_dict(man['config'])))
+    except (KeyError, TypeError, InputError): raise IntegrityError(f'{path} has no model config (config.model.attn); restore it from git') from None
 
 def lm_results(root:str|Path, # the results folder, e.g. results/lm
               ) -> dict: # config -> dict(experiment, figure, trained_with, seeds, bpc, hash_std, cross, steps, minutes)
