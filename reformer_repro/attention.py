@@ -13,11 +13,11 @@ from fastcore.basics import patch
 from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
-__all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv', 'attention_bias',
-           'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations', 'rotate_buckets',
-           'hash_buckets', 'look_around', 'sort_by_bucket', 'ChunkAttention', 'SortRows', 'UnsortRows', 'lsh_attention',
-           'meetings', 'check_buckets', 'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention',
-           'AttentionCache', 'decode_attention']
+__all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
+           'attention_bias', 'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations',
+           'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention',
+           'SortRows', 'UnsortRows', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention',
+           'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -172,7 +172,8 @@ def rotate_buckets(qk:torch.Tensor, # (b, h, n, d) shared query-keys
         rotated = torch.einsum('bhnd,bhrdk->bhrnk', qk.detach().float(), R)  # (b, h, r, n, nb/2)
         buckets, stride = torch.zeros((), dtype=torch.long, device=qk.device), 1
         for f, xR in zip(fs, rotated.split([f // 2 for f in fs], dim=-1)):  # one pass per factor, usually 1
-            buckets = buckets + stride * torch.cat([xR, -xR], -1).argmax(-1)
+            hi, ihi = xR.max(-1); lo, ilo = xR.min(-1)                # argmax of [xR; -xR] without the copy; ties: first wins
+            buckets = buckets + stride * torch.where(hi >= -lo, ihi, ilo + f // 2)
             stride *= f
     return buckets
 
@@ -215,112 +216,190 @@ def sort_by_bucket(buckets:torch.Tensor, # (b, h, r, N) buckets, padding already
     return key // N, sidx, undo
 
 # %% ../nbs/03_attention.ipynb #3d6a08a7
-def _pad_chunks(x:torch.Tensor, before:int, after:int) -> torch.Tensor:
-    "(B, nc, c, d) chunks -> (before c + B nc c + after c, d) rows, zero rows around."
-    B, nc, c, d = x.shape
-    flat = x.reshape(B * nc * c, d)
-    return torch.cat([flat.new_zeros(before * c, d), flat, flat.new_zeros(after * c, d)])
+LOG2E = 1 / math.log(2)
 
-def _windows(xp:torch.Tensor, B:int, nc:int, c:int, before:int, after:int) -> torch.Tensor:
-    "Padded rows from `_pad_chunks` -> (B nc, w c, d) view: each chunk's window, borrowing across the ends of B."
-    return xp.as_strided((B * nc, (before + 1 + after) * c, xp.shape[-1]), (c * xp.shape[-1], xp.shape[-1], 1))
+def block_size(device:torch.device|str, # where the kernel runs
+              ) -> int: # logits per block of `ChunkAttention`
+    "Cache-sized blocks on the CPU (2 MiB of float32 logits); on a GPU large ones, for fewer launches."
+    return 2**19 if torch.device(device).type == 'cpu' else 2**24
 
-def _fold(xw:torch.Tensor, B:int, nc:int, c:int, before:int, after:int) -> torch.Tensor:
-    "Sum window gradients (B nc, w c, d) back onto their chunks (B, nc, c, d); the inverse of `_windows`."
-    xw = xw.view(B, nc, before + 1 + after, c, -1)
-    out = xw[:, :, before].clone()
-    for j in range(before + 1 + after):                               # the window's blocks, w = 2 by default
-        o = j - before                                                 # block j holds chunk i + o
-        if abs(o) >= nc: continue                                      # beyond the round's chunks: masked slots only
-        if o < 0: out[:, :nc + o] += xw[:, -o:, j]
-        if o > 0: out[:, o:] += xw[:, :nc - o, j]
-    return out
+def _windows(xp:torch.Tensor, # (before c + W c + after c, ...) padded rows
+             W:int, # windows, one per chunk
+             c:int, # chunk length
+             w:int, # chunks per window, before + 1 + after
+            ) -> torch.Tensor: # (W, w c, ...) view
+    "Each chunk's window as a view of the padded rows: window i holds rows [i c, (i + w) c), borrowing across the ends of a round."
+    return xp.as_strided((W, w * c, *xp.shape[1:]), (c * xp.stride(0), *xp.stride()))
+
+def _fold_add(xc:torch.Tensor, # (before + W + after, c, d) padded rows seen as chunks: receives the sums
+              xw:torch.Tensor, # (g, w c, d) gradients of windows i0 .. i0 + g - 1
+              i0:int, # the first window's index
+              nc:int, # chunks per round
+              before:int, # chunks behind in the window
+             ):
+    "Add window gradients onto the padded chunks they view, the adjoint of `_windows`; slots borrowed across a round's ends are dropped (`xw` is overwritten there)."
+    g, c = xw.shape[0], xc.shape[1]
+    xw = xw.view(g, -1, c, xw.shape[-1])                              # (g, w, c, d)
+    ci = torch.arange(i0, i0 + g, device=xw.device) % nc              # each window's chunk within its round
+    for j in range(xw.shape[1]):                                      # block j views chunk ci + j - before
+        if j != before: xw[:, j].masked_fill_(((ci + j - before < 0) | (ci + j - before >= nc))[:, None, None], 0)
+        xc[i0 + j:i0 + j + g] += xw[:, j]
 
 # %% ../nbs/03_attention.ipynb #2879ab3c
+def _buf(ws:dict|None, # buffers kept across the blocks of one call, or None for a fresh tensor
+         name:str, # the buffer's name in `ws`
+         shape:tuple, # (g, ...): the last block may have fewer windows g
+         dtype:torch.dtype, device:torch.device) -> torch.Tensor:
+    "A tensor of `shape`: the first g rows of a buffer reused from block to block, so that the allocator is not asked again."
+    if ws is None: return torch.empty(shape, dtype=dtype, device=device)
+    t = ws.get(name)
+    if t is None or t.shape[1:] != shape[1:] or t.shape[0] < shape[0]: t = ws[name] = torch.empty(shape, dtype=dtype, device=device)
+    return t[:shape[0]]
+
+def _code(ids:torch.Tensor, # chunk ids: uint8 while nc + w <= 256, else int16 or int32
+          before:int, after:int) -> tuple: # (query codes, key codes)
+    "Codes for the window test of `_count_meetings`: uint8 k - (q - before) in [0, w) mod 256; else |2k - (2q - before + after)| <= w - 1."
+    return (ids - before, ids) if ids.dtype == torch.uint8 else (2 * ids - before + after, 2 * ids)
+
+def _count_meetings(idq:torch.Tensor, # (r - 1, g, c) each query's chunk in the other rounds, coded by `_code`
+                    idk:torch.Tensor, # (r - 1, g, w c) the same for each key of its window
+                    span:int, # before + after
+                    ws:dict|None=None, # reusable buffers
+                   ) -> torch.Tensor: # (g, c, w c) uint8 N_ij >= 1
+    "N_ij for one block: 1 for the own round, plus each other round in which the key lies in the query's window."
+    shape, t, m, out = (idq.shape[1], idq.shape[2], idk.shape[2]), None, None, None
+    for s in range(idq.shape[0]):
+        t = torch.sub(idk[s, :, None, :], idq[s, :, :, None], out=_buf(ws, 't', shape, idq.dtype, idq.device))
+        if t.dtype != torch.uint8: t.abs_()                           # int16/int32 coding: |2k - (2q - before + after)|
+        m = torch.le(t, span, out=_buf(ws, 'm', shape, torch.bool, idq.device))
+        if out is None: out = torch.add(m, 1, out=_buf(ws, 'n', shape, torch.uint8, idq.device))
+        else: out.add_(m)
+    return out
+
+def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, scaled by 1/sqrt(d)
+                 kw:torch.Tensor, # (g, w c, d) their key windows
+                 qpos:torch.Tensor, # (g, c) query positions
+                 kpos:torch.Tensor|None, # (g, w c) key positions, padding as the largest integer (causal only)
+                 kreal:torch.Tensor, # (g, w c) key is real
+                 idq:torch.Tensor|None, idk:torch.Tensor|None, # chunk ids for the duplicate count, or None
+                 causal:bool, before:int, after:int,
+                 ws:dict, # reusable buffers
+                ) -> tuple: # p (g, c, w c), lse (g, c) in natural units
+    "The attention weights of one block of windows and their logsumexp."
+    g, c, wc = q.shape[0], q.shape[1], kw.shape[1]
+    masked_v, own_v = mask_values(q.dtype)
+    z = torch.bmm(q, kw.transpose(1, 2), out=_buf(ws, 'z', (g, c, wc), q.dtype, q.device))  # logits
+    z[:, :, before * c:(before + 1) * c].diagonal(dim1=-2, dim2=-1).fill_(own_v)  # self rule: own key at a fixed slot
+    if causal: z.masked_fill_(torch.gt(kpos[:, None, :], qpos[:, :, None], out=_buf(ws, 'bad', (g, c, wc), torch.bool, q.device)), masked_v)
+    else: z.masked_fill_(~kreal[:, None, :], masked_v)
+    m = z.amax(-1, keepdim=True)
+    p = z.sub_(m).mul_(LOG2E).exp2_()                               # exp(z - m) = 2^((z - m) log2 e); exact 0 at the max
+    if idq is not None: p.div_(_count_meetings(idq, idk, before + after, ws))  # Appendix A: exp(s - log N) = exp(s) / N
+    s = p.sum(-1, keepdim=True)
+    return p.div_(s), (m + s.log()).squeeze(-1)
+
 class ChunkAttention(torch.autograd.Function):
-    "Each chunk of queries against its window of keys: softmax output and logsumexp, saving only p."
+    "Each chunk of queries against its window of keys, block by block: softmax output and logsumexp, nothing of window size saved."
     @staticmethod
     def forward(ctx,
                 q, # (B, nc, c, d) scaled queries
-                k, # (B, nc, c, d) unit keys
-                v, # (B, nc, c, d) values
+                kp, # (before c + B nc c + after c, d) unit keys, padded rows
+                vp, # (before c + B nc c + after c, d) values, padded rows
                 qpos, # (B, nc, c) query positions
                 kpos, # (B, nc, w c) key positions
                 kreal, # (B, nc, w c) key is real
-                meet, # (B, nc, c, w c) counts N_ij >= 1, or None
+                idq, # (r - 1, B nc c) chunk ids from `code_chunks` for the duplicate count, or None
+                idkp, # (r - 1, before c + B nc c + after c) the same as padded rows, or None
                 causal, # mask keys after the query
                 before, # chunks behind in the window
                 after, # chunks ahead in the window
                 dropout_p, # dropout on the weights
+                block, # logits per block, from `block_size`
                ):
-        "Softmax output and logsumexp of each chunk's queries over its window; saves the weights for backward."
-        B, nc, c, d = q.shape
-        masked_v, own_v = mask_values(q.dtype)
-        kp, vp = _pad_chunks(k, before, after), _pad_chunks(v, before, after)   # windows are views of these
-        dots = torch.bmm(q.reshape(B * nc, c, d), _windows(kp, B, nc, c, before, after).transpose(1, 2)).view(B, nc, c, -1)
-        own = torch.zeros(c, dots.shape[-1], dtype=torch.bool, device=q.device)
-        own[:, before * c:(before + 1) * c] = torch.eye(c, dtype=torch.bool, device=q.device)
-        dots.masked_fill_(own, own_v)                                  # self rule: own key at a fixed slot
-        if causal: dots.masked_fill_(kpos.masked_fill(~kreal, torch.iinfo(kpos.dtype).max)[:, :, None] > qpos[..., None], masked_v)
-        else: dots.masked_fill_(~kreal[:, :, None], masked_v)
-        m = dots.amax(-1, keepdim=True)
-        p = dots.sub_(m).exp_()
-        if meet is not None: p.div_(meet)                              # Appendix A: exp(s - log N) = exp(s) / N
-        s = p.sum(-1, keepdim=True)
-        p.div_(s)                                                      # (B, nc, c, w c) softmax, in place
-        lse = (m + s.log()).squeeze(-1)                                # (B, nc, c)
-        keep = (torch.rand_like(p) >= dropout_p) if dropout_p else None
-        pd = p * keep / (1 - dropout_p) if dropout_p else p
-        o = torch.bmm(pd.view(B * nc, c, -1), _windows(vp, B, nc, c, before, after)).view(B, nc, c, d)
-        ctx.save_for_backward(q, kp, vp, p, lse, o, keep)
-        ctx.cfg = (before, after, dropout_p)
-        return o, lse
+        "Softmax output and logsumexp of each chunk's queries over its window, a cache-sized block of windows at a time."
+        B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
+        if causal: kpos = kpos.masked_fill(~kreal, torch.iinfo(kpos.dtype).max)  # padding keys count as future
+        o, lse = q.new_empty(W, c, d), q.new_empty(W, c)
+        keep = torch.empty(W, c, w * c, dtype=torch.bool, device=q.device) if dropout_p else None
+        G, ws = max(1, block // (c * w * c)), {}                     # windows per block
+        for i0 in range(0, W, G):
+            i1 = min(W, i0 + G)
+            p, lse[i0:i1] = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w), causal, before, after, ws)
+            if dropout_p:
+                keep[i0:i1] = torch.rand_like(p) >= dropout_p
+                p = p * keep[i0:i1] / (1 - dropout_p)
+            torch.bmm(p, _windows(vp, W, c, w)[i0:i1], out=o[i0:i1])
+        ctx.save_for_backward(q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep)
+        ctx.cfg = (causal, before, after, dropout_p, G)
+        return o.view(B, nc, c, d), lse.view(B, nc, c)
 
     @staticmethod
     def backward(ctx,
                  do, # (B, nc, c, d) gradient for the output
                  dlse, # (B, nc, c) gradient for the logsumexp, or None
                 ):
-        "Gradients for q, k, v from the saved weights (flash-attention style)."
-        q, kp, vp, p, lse, o, keep = ctx.saved_tensors
-        before, after, dropout_p = ctx.cfg
-        B, nc, c, d = q.shape
-        do = do.contiguous()
-        dp = torch.bmm(do.view(B * nc, c, d), _windows(vp, B, nc, c, before, after).transpose(1, 2)).view(p.shape)
-        if dropout_p:
-            dp.mul_(keep).div_(1 - dropout_p)
-            rowsum = (p * dp).sum(-1, keepdim=True)
-        else: rowsum = (do * o).sum(-1, keepdim=True)                  # sum_j p_j dp_j = dO . O
-        ds = dp.sub_(rowsum if dlse is None else rowsum - dlse[..., None]).mul_(p)
+        "Gradients for q and the padded keys and values, recomputing each block's weights (flash-attention style)."
+        q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep = ctx.saved_tensors
+        causal, before, after, dropout_p, G = ctx.cfg
+        B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
+        do = do.reshape(W, c, d)
+        rowsum = None if dropout_p else (do * o).sum(-1, keepdim=True)  # sum_j p_j dp_j = dO . O
+        if dlse is not None: dlse = dlse.reshape(W, c, 1)
         real = lse > mask_values(lse.dtype)[1] / 2                     # rows with a real key; others had constants only
-        if not real.all(): ds.mul_(real[..., None])
-        ds = ds.view(B * nc, c, -1)
-        dq = torch.bmm(ds, _windows(kp, B, nc, c, before, after)).view(B, nc, c, d)
-        dk = _fold(torch.bmm(ds.transpose(1, 2), q.reshape(B * nc, c, d)), B, nc, c, before, after)
-        pd = (p * keep / (1 - dropout_p)) if dropout_p else p
-        dv = _fold(torch.bmm(pd.view(B * nc, c, -1).transpose(1, 2), do.view(B * nc, c, d)), B, nc, c, before, after)
-        return dq, dk, dv, None, None, None, None, None, None, None, None
+        dq, dkp, dvp = torch.empty_like(o), torch.zeros_like(kp), torch.zeros_like(vp)
+        qs, kw, vw, ws = q.reshape(W, c, d), _windows(kp, W, c, w), _windows(vp, W, c, w), {}
+        for i0 in range(0, W, G):
+            i1 = min(W, i0 + G); g = i1 - i0
+            p, _ = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w), causal, before, after, ws)
+            dp = torch.bmm(do[i0:i1], vw[i0:i1].transpose(1, 2), out=_buf(ws, 'dp', p.shape, p.dtype, p.device))
+            if dropout_p:
+                dp.mul_(keep[i0:i1]).div_(1 - dropout_p)
+                rs, pd = (p * dp).sum(-1, keepdim=True), p * keep[i0:i1] / (1 - dropout_p)
+            else: rs, pd = rowsum[i0:i1], p
+            _fold_add(dvp.view(-1, c, d), torch.bmm(pd.transpose(1, 2), do[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
+            ds = dp.sub_(rs if dlse is None else rs - dlse[i0:i1]).mul_(p)
+            if not real[i0:i1].all(): ds.mul_(real[i0:i1, :, None])
+            torch.bmm(ds, kw[i0:i1], out=dq[i0:i1])
+            _fold_add(dkp.view(-1, c, d), torch.bmm(ds.transpose(1, 2), qs[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
+        return dq.view_as(q), dkp, dvp, *[None] * 10
+
+def _id_windows(ip:torch.Tensor, W:int, c:int, w:int) -> torch.Tensor: # (r - 1, W, w c) view
+    "`_windows` for chunk ids stored round by round, (r - 1, padded rows)."
+    return ip.as_strided((ip.shape[0], W, w * c), (ip.stride(0), c, 1))
+
+def _block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w):
+    "The inputs of `_block_probs` for windows i0 .. i1 - 1."
+    B, nc, c, d = q.shape; W = B * nc
+    ids = (None, None) if idq is None else (idq.view(-1, W, c)[:, i0:i1], _id_windows(idkp, W, c, w)[:, i0:i1])
+    return (q.reshape(W, c, d)[i0:i1], _windows(kp, W, c, w)[i0:i1], qpos.reshape(W, c)[i0:i1],
+            kpos.reshape(W, -1)[i0:i1], kreal.reshape(W, -1)[i0:i1], *ids)
 
 # %% ../nbs/03_attention.ipynb #f918331e
 class SortRows(torch.autograd.Function):
-    "Rows `idx` of `x` (rows, d); the backward sums the gradient rows `back` (rows, r) onto each row of `x`."
+    "Rows `idx` of `x` (rows, d), written between zero rows; the backward sums the gradient rows `back` (rows, r) onto each row of `x`."
     @staticmethod
     def forward(ctx,
                 x, # (rows, d)
                 idx, # (m,) rows of x to take
                 back, # (rows * r,) where each row of x went
+                before=0, # zero rows written before them
+                after=0, # zero rows written after them
                ):
-        "Take rows `idx` of `x`."
-        ctx.save_for_backward(back); ctx.rows = x.shape[0]
-        return x.index_select(0, idx)
+        "Take rows `idx` of `x`, with `before` and `after` zero rows around: (before + m + after, d)."
+        ctx.save_for_backward(back); ctx.rows, ctx.pad = x.shape[0], (before, after)
+        out = x.new_empty(before + idx.shape[0] + after, x.shape[1])
+        out[:before] = 0; out[before + idx.shape[0]:] = 0
+        torch.index_select(x, 0, idx, out=out[before:before + idx.shape[0]])
+        return out
 
     @staticmethod
     def backward(ctx,
-                 g, # (m, d) gradient for the taken rows
+                 g, # (before + m + after, d) gradient for the written rows
                 ):
         "Sum the gradient rows of every copy back onto its row of `x`."
         back, = ctx.saved_tensors
-        return g.index_select(0, back).view(ctx.rows, -1, g.shape[-1]).sum(1), None, None
+        g = g[ctx.pad[0]:g.shape[0] - ctx.pad[1]]
+        return g.index_select(0, back).view(ctx.rows, -1, g.shape[-1]).sum(1), None, None, None, None
 
 class UnsortRows(torch.autograd.Function):
     "Rows `idx` of `x`, a permutation; the backward applies its inverse `inv`."
@@ -346,7 +425,9 @@ class UnsortRows(torch.autograd.Function):
 def _sort_rows(t:torch.Tensor, # (b, h, N, d), contiguous in (b, h, N, d) or in (b, N, h, d) order
                sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
                slot:torch.Tensor, # (b, h, r, N) sorted row (within b h r N) of each original position
-              ) -> torch.Tensor: # (b h r N, d) rows in sorted order
+               before:int=0, # zero rows before
+               after:int=0, # zero rows after
+              ) -> torch.Tensor: # (before + b h r N + after, d) rows in sorted order
     "The rows of `t` in each round's sorted order, without a transposing copy."
     b, h, N, d = t.shape
     bi = torch.arange(b, device=t.device).view(b, 1, 1, 1); hi = torch.arange(h, device=t.device).view(1, h, 1, 1)
@@ -354,7 +435,7 @@ def _sort_rows(t:torch.Tensor, # (b, h, N, d), contiguous in (b, h, N, d) or in 
         rows, idx, back = t.transpose(1, 2).reshape(-1, d), (bi * N + sidx) * h + hi, rearrange(slot, 'b h r n -> (b n h r)')
     else:
         rows, idx, back = t.reshape(-1, d), (bi * h + hi) * N + sidx, rearrange(slot, 'b h r n -> (b h n r)')
-    return SortRows.apply(rows, idx.flatten(), back)
+    return SortRows.apply(rows, idx.flatten(), back, before, after)
 
 # %% ../nbs/03_attention.ipynb #afbfaca8
 def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
@@ -388,15 +469,14 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     if mask is not None: buckets = buckets.masked_fill(~mask[:, None, None, :], nb)  # padding sorts last
     sbuckets, sidx, undo = sort_by_bucket(buckets)                    # (b, h, r, N)
     slot = undo + torch.arange(b * h * r, device=qk.device).view(b, h, r, 1) * N  # each token's sorted row
-    chunked = lambda t: rearrange(_sort_rows(t, sidx, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)  # B = b h r
-    sq = chunked(qk * (d ** -0.5 if scale is None else scale))        # (B, nc, c, d), sorted
-    sk = chunked(unit_keys(qk))                                       # k_j = q_j / ||q_j||, before the r copies
+    sq = rearrange(_sort_rows(qk * (d ** -0.5 if scale is None else scale), sidx, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)
+    sk = _sort_rows(unit_keys(qk), sidx, slot, before * c, after * c) # k_j = q_j / ||q_j||, padded rows (B = b h r)
+    sv = _sort_rows(v, sidx, slot, before * c, after * c)
     qpos = rearrange(sidx, 'b h r (nc c) -> (b h r) nc c', c=c)
     kpos = look_around(qpos, before, after, -1, -2)                   # (B, nc, w c), -1: missing slot
     kreal = look_around(rearrange(sbuckets < nb, 'b h r (nc c) -> (b h r) nc c', c=c), before, after, False, -2)
-    meet = None                                                       # (B, nc, c, w c) uint8 N_ij, Appendix A
-    if dedup and r > 1: meet = rearrange(meetings(sidx, undo, c, before, after), 'b h r nc c w -> (b h r) nc c w')
-    o, lse = ChunkAttention.apply(sq, sk, chunked(v), qpos, kpos, kreal, meet, causal, before, after, dropout_p)
+    idq, idk = code_chunks(sidx, undo, c, before, after) if dedup and r > 1 else (None, None)  # for N_ij, Appendix A
+    o, lse = ChunkAttention.apply(sq, sk, sv, qpos, kpos, kreal, idq, idk, causal, before, after, dropout_p, block_size(qk.device))
     out_rows = rearrange(slot, 'b h r n -> (b n h r)')                # write in (b, n, h, r) order
     inv = torch.empty_like(out_rows).scatter_(0, out_rows, torch.arange(out_rows.numel(), device=qk.device))
     o = rearrange(UnsortRows.apply(o.reshape(-1, d), out_rows, inv), '(b n h r) d -> b n h r d', b=b, h=h, r=r)
@@ -406,31 +486,35 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     return out[:, :n].transpose(1, 2)                                 # (b, h, n, d) view of (b, n, h, d)
 
 # %% ../nbs/03_attention.ipynb #e729618a
+def code_chunks(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
+                undo:torch.Tensor, # (b, h, r, N) each position's slot in each round's sorted order
+                c:int, # chunk length
+                before:int, # chunks behind in the window
+                after:int, # chunks ahead in the window
+               ) -> tuple: # (r - 1, b h r N) query codes, (r - 1, before c + b h r N + after c) key codes
+    "Each sorted slot's chunk in the r - 1 other rounds, coded so that `_count_meetings` tests a window with one comparison."
+    b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
+    small = nc + w <= 256                                             # uint8 differences cannot wrap onto the window
+    dt = torch.uint8 if small else torch.int16 if 2 * nc + w < 2**15 else torch.int32
+    flat = (sidx + torch.arange(b * h, device=sidx.device).view(b, h, 1, 1) * N).flatten()
+    cid = rearrange((undo // c).to(dt), 'b h r n -> (b h n) r')       # each token's chunk in every round
+    others = (torch.arange(r, device=sidx.device)[:, None] + torch.arange(1, r, device=sidx.device)) % r  # (r, r - 1)
+    ids = cid.index_select(0, flat).view(b, h, r, N, r).gather(-1, others.view(1, 1, r, 1, r - 1).expand(b, h, r, N, r - 1))
+    q, k = _code(ids.reshape(-1, r - 1).T.contiguous(), before, after)  # (r - 1, b h r N), slots in sorted order
+    return q, F.pad(k, (before * c, after * c))
+
 def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
              undo:torch.Tensor, # (b, h, r, N) each position's slot in each round's sorted order
              c:int, # chunk length
              before:int, # chunks behind in the window
              after:int, # chunks ahead in the window
             ) -> torch.Tensor: # (b, h, r, nc, c, w c) uint8 rounds in which query and key share a window, >= 1
-    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, without an n x n tensor: small ints, other rounds only."
+    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, as the kernel counts it block by block."
     b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
-    out = torch.ones(b, h, r, nc, c, w * c, dtype=torch.uint8, device=undo.device)  # the own round: they meet there
-    if r == 1: return out
-    small = nc + w <= 256                                             # uint8 differences cannot wrap onto the window
-    dt = torch.uint8 if small else torch.int16 if 2 * nc + w < 2**15 else torch.int32
-    flat = (sidx + torch.arange(b * h, device=sidx.device).view(b, h, 1, 1) * N).flatten()
-    cid = rearrange((undo // c).to(dt), 'b h r n -> (b h n) r')       # each token's chunk in every round
-    qc = rearrange(cid.index_select(0, flat), '(b h r nc c) rr -> rr b h r nc c', b=b, h=h, r=r, c=c)
-    own, t, m = torch.arange(r, device=undo.device), None, None
-    for s in range(1, r):                                             # compare in round (own + s) mod r
-        q = qc[(own + s) % r, :, :, own].movedim(0, 2)                 # (b, h, r, nc, c): each query's chunk there
-        if small: q, k = q - before, look_around(q, before, after, 0, -2)  # meet iff k - (q - before) in [0, w), mod 256
-        else: q, k = 2 * q - before + after, 2 * look_around(q, before, after, 0, -2)  # meet iff |k - q| <= w - 1
-        t = torch.sub(k.unsqueeze(-2), q.unsqueeze(-1), out=t)        # (b, h, r, nc, c, w c), one buffer for all rounds
-        if not small: t.abs_()
-        m = torch.le(t, w - 1 if small else before + after, out=m)
-        out.add_(m)
-    return out
+    if r == 1: return torch.ones(b, h, r, nc, c, w * c, dtype=torch.uint8, device=undo.device)  # the own round only
+    idq, idk = code_chunks(sidx, undo, c, before, after)
+    W = b * h * r * nc
+    return _count_meetings(idq.view(r - 1, W, c), _id_windows(idk, W, c, w), before + after).view(b, h, r, nc, c, w * c)
 
 # %% ../nbs/03_attention.ipynb #d9d0b070
 MIN_ROTATION = 1024  # rotation columns always allowed, whatever the chunk window
