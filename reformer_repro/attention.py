@@ -492,7 +492,7 @@ def code_chunks(sidx:torch.Tensor, # (b, h, r, N) original position of each sort
                 before:int, # chunks behind in the window
                 after:int, # chunks ahead in the window
                ) -> tuple: # (r - 1, b h r N) query codes, (r - 1, before c + b h r N + after c) key codes
-    "Each sorted slot's chunk in the r - 1 other rounds, coded so that `_count_meetings` tests a window with one comparison."
+    "Each sorted slot's chunk in the r - 1 other rounds, coded so that the kernel tests a window with one comparison."
     b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
     small = nc + w <= 256                                             # uint8 differences cannot wrap onto the window
     dt = torch.uint8 if small else torch.int16 if 2 * nc + w < 2**15 else torch.int32
