@@ -363,14 +363,10 @@ class ChunkAttention(torch.autograd.Function):
             _fold_add(dkp.view(-1, c, d), torch.bmm(ds.transpose(1, 2), qs[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
         return dq.view_as(q), dkp, dvp, *[None] * 10
 
-def _id_windows(ip:torch.Tensor, W:int, c:int, w:int) -> torch.Tensor: # (r - 1, W, w c) view
-    "`_windows` for chunk ids stored round by round, (r - 1, padded rows)."
-    return ip.as_strided((ip.shape[0], W, w * c), (ip.stride(0), c, 1))
-
 def _block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w):
     "The inputs of `_block_probs` for windows i0 .. i1 - 1."
     B, nc, c, d = q.shape; W = B * nc
-    ids = (None, None) if idq is None else (idq.view(-1, W, c)[:, i0:i1], _id_windows(idkp, W, c, w)[:, i0:i1])
+    ids = (None, None) if idq is None else (idq.view(-1, W, c)[:, i0:i1], _windows(idkp.T, W, c, w).movedim(-1, 0)[:, i0:i1])
     return (q.reshape(W, c, d)[i0:i1], _windows(kp, W, c, w)[i0:i1], qpos.reshape(W, c)[i0:i1],
             kpos.reshape(W, -1)[i0:i1], kreal.reshape(W, -1)[i0:i1], *ids)
 
@@ -514,7 +510,7 @@ def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted 
     if r == 1: return torch.ones(b, h, r, nc, c, w * c, dtype=torch.uint8, device=undo.device)  # the own round only
     idq, idk = code_chunks(sidx, undo, c, before, after)
     W = b * h * r * nc
-    return _count_meetings(idq.view(r - 1, W, c), _id_windows(idk, W, c, w), before + after).view(b, h, r, nc, c, w * c)
+    return _count_meetings(idq.view(r - 1, W, c), _windows(idk.T, W, c, w).movedim(-1, 0), before + after).view(b, h, r, nc, c, w * c)
 
 # %% ../nbs/03_attention.ipynb #d9d0b070
 MIN_ROTATION = 1024  # rotation columns always allowed, whatever the chunk window

@@ -222,7 +222,7 @@ def speed_memory_claims(root:str|Path, # the repository root (benchmarks/ lives 
     mrows, mman = _csv(m_dir/'results.csv'), read_json(m_dir/'manifest.json')
     msetting = _bench_setting(mman, f"model benchmark, d_model {mman['args']['d_model']}, length {mman['args']['length']}, "
                                     f"batch {mman['args']['batch']}, depths {mman['args']['depths']}")
-    mcmd = mman.get('command') or 'python benchmarks/models/bench_models.py --device cpu --threads 1'
+    mcmd = mman.get('command') or 'python benchmarks/models/bench_models.py --device cpu --threads 1 --lengths 1024 2048 4096 8192 16384'
     peak = lambda model, col='peak_MiB': {int(x['depth']): float(x[col]) for x in mrows if x['sweep'] == 'depth' and x['model'] == model}
     rev, tr = peak('ReformerLM', 'peak_minus_grads_MiB'), peak('TransformerLM', 'peak_minus_grads_MiB')
     ratio = lambda p: p[max(p)] / p[min(p)]
