@@ -16,7 +16,7 @@ from .core import InputError, check_int, derive_seed, make_generator
 __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
            'attention_bias', 'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations',
            'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention',
-           'SortRows', 'UnsortRows', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention',
+           'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention',
            'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
@@ -258,57 +258,76 @@ def _buf(ws:dict|None, # buffers kept across the blocks of one call, or None for
 
 def _code(ids:torch.Tensor, # chunk ids: uint8 while nc + w <= 256, else int16 or int32
           before:int, after:int) -> tuple: # (query codes, key codes)
-    "Codes for the window test of `_count_meetings`: uint8 k - (q - before) in [0, w) mod 256; else |2k - (2q - before + after)| <= w - 1."
+    "Codes for the window test of \_met_before: uint8 k - (q - before) in [0, w) mod 256; else |2k - (2q - before + after)| <= w - 1."
     return (ids - before, ids) if ids.dtype == torch.uint8 else (2 * ids - before + after, 2 * ids)
 
-def _count_meetings(idq:torch.Tensor, # (r - 1, g, c) each query's chunk in the other rounds, coded by `_code`
-                    idk:torch.Tensor, # (r - 1, g, w c) the same for each key of its window
-                    span:int, # before + after
-                    ws:dict|None=None, # reusable buffers
-                   ) -> torch.Tensor: # (g, c, w c) uint8 N_ij >= 1
-    "N_ij for one block: 1 for the own round, plus each other round in which the key lies in the query's window."
-    shape, t, m, out = (idq.shape[1], idq.shape[2], idk.shape[2]), None, None, None
-    for s in range(idq.shape[0]):
-        t = torch.sub(idk[s, :, None, :], idq[s, :, :, None], out=_buf(ws, 't', shape, idq.dtype, idq.device))
-        if t.dtype != torch.uint8: t.abs_()                           # int16/int32 coding: |2k - (2q - before + after)|
-        m = torch.le(t, span, out=_buf(ws, 'm', shape, torch.bool, idq.device))
-        if out is None: out = torch.add(m, 1, out=_buf(ws, 'n', shape, torch.uint8, idq.device))
-        else: out.add_(m)
-    return out
+def _earlier(i0:int, i1:int, # the block's windows i0 .. i1 - 1
+             nc:int, # chunks (windows) per round
+             r:int, # rounds; windows are ordered (b, h, r, nc)
+            ) -> list: # for each earlier round s < r - 1: (start, end) ranges of the block's windows in a round after s
+    "Which of a block's windows compare against round s: those of rounds s + 1 .. r - 1, as ranges local to the block."
+    P = r * nc
+    return [[(max(i0, k * P + (s + 1) * nc) - i0, min(i1, (k + 1) * P) - i0) for k in range(i0 // P, (i1 - 1) // P + 1)
+             if max(i0, k * P + (s + 1) * nc) < min(i1, (k + 1) * P)] for s in range(r - 1)]
+
+def _met_before(idq:torch.Tensor, # (r - 1, g, c) each query's chunk in round s (s < its own round), coded by `_code`
+                idk:torch.Tensor, # (r - 1, g, w c) the same for each key of its window
+                runs:list, # from `_earlier`: the windows that compare against each round s
+                span:int, # before + after
+                ws:dict|None=None, # reusable buffers
+               ) -> torch.Tensor|None: # (g, c, w c) uint8, > 0 where the pair met in an earlier round; None if no window has one
+    "For one block: where query and key already shared a window in an earlier round, so that this round does not count them again."
+    if not any(runs): return None
+    shape, dev = (idq.shape[1], idq.shape[2], idk.shape[2]), idq.device
+    near = _buf(ws, 'near', shape, idq.dtype, dev).fill_(span + 1)    # smallest window-test code over earlier rounds
+    t = _buf(ws, 't', shape, idq.dtype, dev)
+    for s, rs in enumerate(runs):
+        for a, b in rs:
+            d = torch.sub(idk[s, a:b, None, :], idq[s, a:b, :, None], out=t[a:b])
+            if d.dtype != torch.uint8: d.abs_()                       # int16/int32 coding: |2k - (2q - before + after)|
+            torch.minimum(near[a:b], d, out=near[a:b])
+    met = near.neg_().add_(span + 1)                                  # span + 1 - near, in [0, span + 1]: > 0 where some code <= span
+    return met if met.dtype == torch.uint8 else _buf(ws, 'met8', shape, torch.uint8, dev).copy_(met)
 
 def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, scaled by 1/sqrt(d)
                  kw:torch.Tensor, # (g, w c, d) their key windows
-                 qpos:torch.Tensor, # (g, c) query positions
-                 kpos:torch.Tensor|None, # (g, w c) key positions, padding as the largest integer (causal only)
+                 qpos:torch.Tensor, # (g, c) int32 query positions
+                 kpos:torch.Tensor, # (g, w c) int32 key positions, padding as the largest integer (causal only)
                  kreal:torch.Tensor, # (g, w c) key is real
-                 idq:torch.Tensor|None, idk:torch.Tensor|None, # chunk ids for the duplicate count, or None
-                 causal:bool, before:int, after:int,
+                 met:torch.Tensor|None, # (g, c, w c) uint8 from \_met_before, or None
+                 lse:torch.Tensor|None, # (g, c) the rows' logsumexp when known (backward), or None
+                 causal:bool, before:int,
                  ws:dict, # reusable buffers
-                ) -> tuple: # p (g, c, w c), lse (g, c) in natural units
-    "The attention weights of one block of windows and their logsumexp."
+                ) -> tuple: # p (g, c, w c), normalised if lse is given; else also the output scale (g, c, 1) and lse (g, c)
+    "The attention weights of one block of windows: masked logits, then 2^((z - m) log2 e)."
     g, c, wc = q.shape[0], q.shape[1], kw.shape[1]
     masked_v, own_v = mask_values(q.dtype)
     z = torch.bmm(q, kw.transpose(1, 2), out=_buf(ws, 'z', (g, c, wc), q.dtype, q.device))  # logits
-    z[:, :, before * c:(before + 1) * c].diagonal(dim1=-2, dim2=-1).fill_(own_v)  # self rule: own key at a fixed slot
-    if causal: z.masked_fill_(torch.gt(kpos[:, None, :], qpos[:, :, None], out=_buf(ws, 'bad', (g, c, wc), torch.bool, q.device)), masked_v)
-    else: z.masked_fill_(~kreal[:, None, :], masked_v)
+    if causal:                                                        # bad = 1 for keys after the query (padding included)
+        bad = torch.sub(kpos[:, None, :], qpos[:, :, None], out=_buf(ws, 'dpos', (g, c, wc), kpos.dtype, q.device)).clamp_(0, 1)
+        bad = _buf(ws, 'bad', (g, c, wc), torch.uint8, q.device).copy_(bad)
+    else: bad = (~kreal).to(torch.uint8)[:, None, :]                  # (g, 1, w c) padding keys
+    if met is not None: bad = torch.maximum(bad, met, out=met).clamp_(max=1)  # counted in an earlier round (Appendix A)
+    z.add_(bad, alpha=masked_v)                                       # masked: z + masked_v rounds to masked_v
+    own = lambda t: t[:, :, before * c:(before + 1) * c].diagonal(dim1=-2, dim2=-1)  # (g, c): own key at a fixed slot
+    own(z).copy_(own(bad.expand(g, c, wc))).mul_(masked_v - own_v).add_(own_v)  # self rule: own_v, or masked_v if hidden
+    if lse is not None: return z.sub_(lse[..., None]).mul_(LOG2E).exp2_(), None, lse  # the forward's weights, from its lse
     m = z.amax(-1, keepdim=True)
     p = z.sub_(m).mul_(LOG2E).exp2_()                               # exp(z - m) = 2^((z - m) log2 e); exact 0 at the max
-    if idq is not None: p.div_(_count_meetings(idq, idk, before + after, ws))  # Appendix A: exp(s - log N) = exp(s) / N
     s = p.sum(-1, keepdim=True)
-    return p.div_(s), (m + s.log()).squeeze(-1)
+    return p, (m > (masked_v + own_v) / 2) / s, (m + s.log()).squeeze(-1)  # 1/s, or 0 for a row with no visible key
 
 class ChunkAttention(torch.autograd.Function):
     "Each chunk of queries against its window of keys, block by block: softmax output and logsumexp, nothing of window size saved."
     @staticmethod
     def forward(ctx,
-                q, # (B, nc, c, d) scaled queries
+                q, # (B, nc, c, d) scaled queries, B = b h r with rounds innermost
                 kp, # (before c + B nc c + after c, d) unit keys, padded rows
                 vp, # (before c + B nc c + after c, d) values, padded rows
                 qpos, # (B, nc, c) query positions
                 kpos, # (B, nc, w c) key positions
                 kreal, # (B, nc, w c) key is real
-                idq, # (r - 1, B nc c) chunk ids from `code_chunks` for the duplicate count, or None
+                idq, # (r - 1, B nc c) chunk ids from `code_chunks` for the duplicate correction, or None
                 idkp, # (r - 1, before c + B nc c + after c) the same as padded rows, or None
                 causal, # mask keys after the query
                 before, # chunks behind in the window
@@ -318,19 +337,21 @@ class ChunkAttention(torch.autograd.Function):
                ):
         "Softmax output and logsumexp of each chunk's queries over its window, a cache-sized block of windows at a time."
         B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
+        qpos, kpos = qpos.int(), kpos.int()
         if causal: kpos = kpos.masked_fill(~kreal, torch.iinfo(kpos.dtype).max)  # padding keys count as future
         o, lse = q.new_empty(W, c, d), q.new_empty(W, c)
         keep = torch.empty(W, c, w * c, dtype=torch.bool, device=q.device) if dropout_p else None
         G, ws = max(1, block // (c * w * c)), {}                     # windows per block
         for i0 in range(0, W, G):
             i1 = min(W, i0 + G)
-            p, lse[i0:i1] = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w), causal, before, after, ws)
+            p, scale, lse[i0:i1] = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), None, causal, before, ws)
             if dropout_p:
                 keep[i0:i1] = torch.rand_like(p) >= dropout_p
                 p = p * keep[i0:i1] / (1 - dropout_p)
-            torch.bmm(p, _windows(vp, W, c, w)[i0:i1], out=o[i0:i1])
+            torch.bmm(p, _windows(vp, W, c, w)[i0:i1], out=o[i0:i1]).mul_(scale)  # normalised on the output, (g, c, d), not on p
         ctx.save_for_backward(q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep)
         ctx.cfg = (causal, before, after, dropout_p, G)
+        ctx.set_materialize_grads(False)                              # no lse gradient (one round): None, not zeros
         return o.view(B, nc, c, d), lse.view(B, nc, c)
 
     @staticmethod
@@ -338,37 +359,39 @@ class ChunkAttention(torch.autograd.Function):
                  do, # (B, nc, c, d) gradient for the output
                  dlse, # (B, nc, c) gradient for the logsumexp, or None
                 ):
-        "Gradients for q and the padded keys and values, recomputing each block's weights (flash-attention style)."
+        "Gradients for q and the padded keys and values, recomputing each block's weights from the saved lse (flash-attention style)."
         q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep = ctx.saved_tensors
         causal, before, after, dropout_p, G = ctx.cfg
         B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
-        do = do.reshape(W, c, d)
-        rowsum = None if dropout_p else (do * o).sum(-1, keepdim=True)  # sum_j p_j dp_j = dO . O
+        do = torch.zeros_like(o) if do is None else do.reshape(W, c, d)
         if dlse is not None: dlse = dlse.reshape(W, c, 1)
-        real = lse > mask_values(lse.dtype)[1] / 2                     # rows with a real key; others had constants only
+        masked_v, own_v = mask_values(lse.dtype)
+        real, seen = lse > own_v / 2, lse > (masked_v + own_v) / 2     # rows with a real key; rows with any visible key (others output 0)
         dq, dkp, dvp = torch.empty_like(o), torch.zeros_like(kp), torch.zeros_like(vp)
         qs, kw, vw, ws = q.reshape(W, c, d), _windows(kp, W, c, w), _windows(vp, W, c, w), {}
         for i0 in range(0, W, G):
             i1 = min(W, i0 + G); g = i1 - i0
-            p, _ = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w), causal, before, after, ws)
-            dp = torch.bmm(do[i0:i1], vw[i0:i1].transpose(1, 2), out=_buf(ws, 'dp', p.shape, p.dtype, p.device))
+            dob = do[i0:i1] if seen[i0:i1].all() else do[i0:i1] * seen[i0:i1, :, None]
+            p, _, _ = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), lse[i0:i1], causal, before, ws)
+            dp = torch.bmm(dob, vw[i0:i1].transpose(1, 2), out=_buf(ws, 'dp', p.shape, p.dtype, p.device))
             if dropout_p:
                 dp.mul_(keep[i0:i1]).div_(1 - dropout_p)
                 rs, pd = (p * dp).sum(-1, keepdim=True), p * keep[i0:i1] / (1 - dropout_p)
-            else: rs, pd = rowsum[i0:i1], p
-            _fold_add(dvp.view(-1, c, d), torch.bmm(pd.transpose(1, 2), do[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
+            else: rs, pd = torch.bmm(dob.reshape(-1, 1, d), o[i0:i1].reshape(-1, d, 1)).view(g, c, 1), p  # sum_j p_j dp_j = dO . O
+            _fold_add(dvp.view(-1, c, d), torch.bmm(pd.transpose(1, 2), dob, out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
             ds = dp.sub_(rs if dlse is None else rs - dlse[i0:i1]).mul_(p)
             if not real[i0:i1].all(): ds.mul_(real[i0:i1, :, None])
             torch.bmm(ds, kw[i0:i1], out=dq[i0:i1])
             _fold_add(dkp.view(-1, c, d), torch.bmm(ds.transpose(1, 2), qs[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
         return dq.view_as(q), dkp, dvp, *[None] * 10
 
-def _block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, w):
+def _block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws):
     "The inputs of `_block_probs` for windows i0 .. i1 - 1."
-    B, nc, c, d = q.shape; W = B * nc
-    ids = (None, None) if idq is None else (idq.view(-1, W, c)[:, i0:i1], _windows(idkp.T, W, c, w).movedim(-1, 0)[:, i0:i1])
+    B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
+    met = None if idq is None else _met_before(idq.view(-1, W, c)[:, i0:i1], _windows(idkp.T, W, c, w).movedim(-1, 0)[:, i0:i1],
+                                               _earlier(i0, i1, nc, idq.shape[0] + 1), before + after, ws)
     return (q.reshape(W, c, d)[i0:i1], _windows(kp, W, c, w)[i0:i1], qpos.reshape(W, c)[i0:i1],
-            kpos.reshape(W, -1)[i0:i1], kreal.reshape(W, -1)[i0:i1], *ids)
+            kpos.reshape(W, -1)[i0:i1], kreal.reshape(W, -1)[i0:i1], met)
 
 # %% ../nbs/03_attention.ipynb #f918331e
 class SortRows(torch.autograd.Function):
@@ -394,28 +417,34 @@ class SortRows(torch.autograd.Function):
                 ):
         "Sum the gradient rows of every copy back onto its row of `x`."
         back, = ctx.saved_tensors
-        g = g[ctx.pad[0]:g.shape[0] - ctx.pad[1]]
-        return g.index_select(0, back).view(ctx.rows, -1, g.shape[-1]).sum(1), None, None, None, None
+        return F.embedding_bag(back.view(ctx.rows, -1), g[ctx.pad[0]:], mode='sum'), None, None, None, None  # gather and sum, fused
 
-class UnsortRows(torch.autograd.Function):
-    "Rows `idx` of `x`, a permutation; the backward applies its inverse `inv`."
+class CombineRounds(torch.autograd.Function):
+    "Each token's output from its r sorted rows: gathered and weighted by softmax(lse) over the rounds (Appendix A), in one pass."
     @staticmethod
     def forward(ctx,
-                x, # (rows, d)
-                idx, # (rows,) a permutation of the rows
-                inv, # (rows,) its inverse
+                o, # (rows, d) outputs in sorted order
+                lse, # (rows,) their logsumexp
+                slots, # (T, r) the sorted row of each token in each round
+                inv, # (rows,) where each sorted row sits in slots.flatten()
                ):
-        "Take rows `idx` of `x`."
-        ctx.save_for_backward(inv)
-        return x.index_select(0, idx)
+        "sum_r softmax(lse)_r o_r for each of the T tokens: (T, d)."
+        w = lse.index_select(0, slots.flatten()).view(slots.shape).softmax(-1)  # (T, r)
+        ctx.save_for_backward(o, w, slots, inv)
+        return F.embedding_bag(slots, o, mode='sum', per_sample_weights=w)
 
     @staticmethod
     def backward(ctx,
-                 g, # (rows, d) gradient for the permuted rows
+                 g, # (T, d) gradient for the combined outputs
                 ):
-        "Apply the inverse permutation to the gradient."
-        inv, = ctx.saved_tensors
-        return g.index_select(0, inv), None, None
+        "Gradients for the sorted outputs (the token's gradient times its weight) and for their lse (through the softmax)."
+        o, w, slots, inv = ctx.saved_tensors
+        T, r = slots.shape
+        do = g.index_select(0, inv.div(r, rounding_mode='floor'))        # (rows, d): each row's token gradient
+        if r == 1: return do, None, None, None
+        gw = torch.bmm(do.unsqueeze(1), o.unsqueeze(2)).view(-1).index_select(0, slots.flatten()).view(T, r)  # g_t . o_r
+        dlse = (w * (gw - (w * gw).sum(-1, keepdim=True))).flatten().index_select(0, inv)  # softmax backward
+        return do.mul_(w.flatten().index_select(0, inv).unsqueeze(-1)), dlse, None, None
 
 # %% ../nbs/03_attention.ipynb #5c0fb5d1
 def _sort_rows(t:torch.Tensor, # (b, h, N, d), contiguous in (b, h, N, d) or in (b, N, h, d) order
@@ -473,12 +502,9 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     kreal = look_around(rearrange(sbuckets < nb, 'b h r (nc c) -> (b h r) nc c', c=c), before, after, False, -2)
     idq, idk = code_chunks(sidx, undo, c, before, after) if dedup and r > 1 else (None, None)  # for N_ij, Appendix A
     o, lse = ChunkAttention.apply(sq, sk, sv, qpos, kpos, kreal, idq, idk, causal, before, after, dropout_p, block_size(qk.device))
-    out_rows = rearrange(slot, 'b h r n -> (b n h r)')                # write in (b, n, h, r) order
-    inv = torch.empty_like(out_rows).scatter_(0, out_rows, torch.arange(out_rows.numel(), device=qk.device))
-    o = rearrange(UnsortRows.apply(o.reshape(-1, d), out_rows, inv), '(b n h r) d -> b n h r d', b=b, h=h, r=r)
-    if r == 1: return o[:, :n, :, 0].transpose(1, 2)                  # (b, h, n, d) view of (b, n, h, d)
-    lse = rearrange(UnsortRows.apply(lse.reshape(-1, 1), out_rows, inv), '(b n h r) 1 -> b n h r', b=b, h=h, r=r)
-    out = (lse.softmax(-1).to(o.dtype).unsqueeze(-1) * o).sum(3)      # Appendix A: rounds weighted by normaliser
+    slots = rearrange(slot, 'b h r n -> (b n h) r').contiguous()      # tokens in (b, n, h) order
+    inv = torch.empty_like(slots.view(-1)).scatter_(0, slots.view(-1), torch.arange(slots.numel(), device=qk.device))
+    out = CombineRounds.apply(o.view(-1, d), lse.view(-1), slots, inv).view(b, N, h, d)  # Appendix A: rounds weighted by normaliser
     return out[:, :n].transpose(1, 2)                                 # (b, h, n, d) view of (b, n, h, d)
 
 # %% ../nbs/03_attention.ipynb #e729618a
@@ -488,15 +514,13 @@ def code_chunks(sidx:torch.Tensor, # (b, h, r, N) original position of each sort
                 before:int, # chunks behind in the window
                 after:int, # chunks ahead in the window
                ) -> tuple: # (r - 1, b h r N) query codes, (r - 1, before c + b h r N + after c) key codes
-    "Each sorted slot's chunk in the r - 1 other rounds, coded so that the kernel tests a window with one comparison."
+    "Each sorted slot's chunk in rounds 0 .. r - 2, the rounds that a later round compares against, coded for a one-comparison window test."
     b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
     small = nc + w <= 256                                             # uint8 differences cannot wrap onto the window
     dt = torch.uint8 if small else torch.int16 if 2 * nc + w < 2**15 else torch.int32
     flat = (sidx + torch.arange(b * h, device=sidx.device).view(b, h, 1, 1) * N).flatten()
-    cid = rearrange((undo // c).to(dt), 'b h r n -> (b h n) r')       # each token's chunk in every round
-    others = (torch.arange(r, device=sidx.device)[:, None] + torch.arange(1, r, device=sidx.device)) % r  # (r, r - 1)
-    ids = cid.index_select(0, flat).view(b, h, r, N, r).gather(-1, others.view(1, 1, r, 1, r - 1).expand(b, h, r, N, r - 1))
-    q, k = _code(ids.reshape(-1, r - 1).T.contiguous(), before, after)  # (r - 1, b h r N), slots in sorted order
+    cid = rearrange((undo[:, :, :r - 1] // c).to(dt), 'b h r n -> (b h n) r')  # each token's chunk in rounds 0 .. r - 2
+    q, k = _code(cid.index_select(0, flat).T.contiguous(), before, after)  # (r - 1, b h r N), slots in sorted order
     return q, F.pad(k, (before * c, after * c))
 
 def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted slot
@@ -504,13 +528,14 @@ def meetings(sidx:torch.Tensor, # (b, h, r, N) original position of each sorted 
              c:int, # chunk length
              before:int, # chunks behind in the window
              after:int, # chunks ahead in the window
-            ) -> torch.Tensor: # (b, h, r, nc, c, w c) uint8 rounds in which query and key share a window, >= 1
-    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, as the kernel counts it block by block."
-    b, h, r, N = undo.shape; nc, w = N // c, before + 1 + after
-    if r == 1: return torch.ones(b, h, r, nc, c, w * c, dtype=torch.uint8, device=undo.device)  # the own round only
-    idq, idk = code_chunks(sidx, undo, c, before, after)
-    W = b * h * r * nc
-    return _count_meetings(idq.view(r - 1, W, c), _windows(idk.T, W, c, w).movedim(-1, 0), before + after).view(b, h, r, nc, c, w * c)
+            ) -> torch.Tensor: # (b, h, r, nc, c, w c) rounds in which query and key share a window, >= 1 on real slots
+    "N_ij of the paper's Appendix A for every (query, key-in-window) pair, for analysis: the kernel never counts it."
+    b, h, r, N = undo.shape; nc = N // c
+    flat = (sidx + torch.arange(b * h, device=sidx.device).view(b, h, 1, 1) * N).flatten()
+    ids = rearrange(undo // c, 'b h r n -> (b h n) r').index_select(0, flat).view(b, h, r, nc, c, r)  # chunk in every round
+    kid = look_around(ids, before, after, -2 * (nc + before + after), -3)  # (b, h, r, nc, w c, r); missing slots meet nothing
+    dist = kid.unsqueeze(-3) - ids.unsqueeze(-2)                      # (b, h, r, nc, c, w c, r) chunk(j) - chunk(i)
+    return ((dist >= -before) & (dist <= after)).sum(-1)
 
 # %% ../nbs/03_attention.ipynb #d9d0b070
 MIN_ROTATION = 1024  # rotation columns always allowed, whatever the chunk window
