@@ -258,7 +258,7 @@ def _buf(ws:dict|None, # buffers kept across the blocks of one call, or None for
 
 def _code(ids:torch.Tensor, # chunk ids: uint8 while nc + w <= 256, else int16 or int32
           before:int, after:int) -> tuple: # (query codes, key codes)
-    "Codes for the window test of \_met_before: uint8 k - (q - before) in [0, w) mod 256; else |2k - (2q - before + after)| <= w - 1."
+    "Codes for the window test of the duplicate correction: uint8 k - (q - before) in [0, w) mod 256; else |2k - (2q - before + after)| <= w - 1."
     return (ids - before, ids) if ids.dtype == torch.uint8 else (2 * ids - before + after, 2 * ids)
 
 def _earlier(i0:int, i1:int, # the block's windows i0 .. i1 - 1
