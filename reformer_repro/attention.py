@@ -472,7 +472,7 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                   mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                   before:int=1, # chunks behind that each chunk attends to
                   after:int=0, # chunks ahead that each chunk attends to
-                  dedup:bool=True, # subtract log N_ij, the rounds in which i and j meet (Appendix A)
+                  dedup:bool=True, # count each pair once over the rounds: Appendix A's log N_ij correction
                   dropout_p:float=0., # dropout on the attention weights
                   scale:float|None=None, # logit scale; default 1/sqrt(d)
                  ) -> torch.Tensor: # (b, h, n, d)
