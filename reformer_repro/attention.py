@@ -14,10 +14,10 @@ from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
 __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
-           'attention_bias', 'unit_keys', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations',
-           'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention',
-           'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention',
-           'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
+           'attention_bias', 'unit_keys', 'logit_scale', 'full_attention', 'bucket_factors', 'check_rounds',
+           'hash_rotations', 'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size',
+           'ChunkAttention', 'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets',
+           'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -107,6 +107,13 @@ def unit_keys(q:torch.Tensor, # (..., d) queries
     "Shared-QK keys k_j = q_j / ||q_j||, with a norm floor that is not zero in `q`'s dtype."
     return F.normalize(q, dim=-1, eps=torch.finfo(q.dtype).tiny)
 
+def logit_scale(d:int, # the head dimension
+                unit:bool, # the keys are unit vectors (shared QK)
+                scale:float|None=None, # an explicit scale, which wins
+               ) -> float:
+    "The factor of the logits q·k: `scale` if given, else 1 with unit keys (the authors' code) and 1/sqrt(d) otherwise (eq. 1)."
+    return scale if scale is not None else 1. if unit else d ** -0.5
+
 # %% ../nbs/03_attention.ipynb #af057964
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
                    k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared_qk
@@ -115,10 +122,11 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
                    mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                    shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
                    dropout_p:float=0., # dropout on the attention weights
-                   scale:float|None=None, # logit scale; default 1/sqrt(d)
+                   scale:float|None=None, # logit scale; default `logit_scale`: 1 with shared QK, else 1/sqrt(d)
                   ) -> torch.Tensor: # (b, h, n, d)
     "Softmax attention over all pairs, on torch's `scaled_dot_product_attention`."
     b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
+    scale = logit_scale(d, shared_qk, scale)
     dropout_p = check_prob('dropout_p', dropout_p)
     if shared_qk: k = unit_keys(q)                                    # k_j = q_j / ||q_j||
     if not shared_qk and mask is None:
@@ -289,7 +297,7 @@ def _met_before(idq:torch.Tensor, # (r - 1, g, c) each query's chunk in round s 
     met = near.neg_().add_(span + 1)                                  # span + 1 - near, in [0, span + 1]: > 0 where some code <= span
     return met if met.dtype == torch.uint8 else _buf(ws, 'met8', shape, torch.uint8, dev).copy_(met)
 
-def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, scaled by 1/sqrt(d)
+def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, times the logit scale
                  kw:torch.Tensor, # (g, w c, d) their key windows
                  qpos:torch.Tensor, # (g, c) int32 query positions
                  kpos:torch.Tensor, # (g, w c) int32 key positions, padding as the largest integer (causal only)
@@ -474,7 +482,7 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
                   after:int=0, # chunks ahead that each chunk attends to
                   dedup:bool=True, # count each pair once over the rounds: Appendix A's log N_ij correction
                   dropout_p:float=0., # dropout on the attention weights
-                  scale:float|None=None, # logit scale; default 1/sqrt(d)
+                  scale:float|None=None, # logit scale; default 1 (unit keys: `logit_scale`)
                  ) -> torch.Tensor: # (b, h, n, d)
     "Shared-QK attention within sorted chunks of LSH buckets; rounds combined through their logsumexp."
     b, h, n, d = check_qkv(qk, None, v, mask, shared_qk=True, names=('qk', 'k', 'v'))
@@ -494,7 +502,7 @@ def lsh_attention(qk:torch.Tensor, # (b, h, n, d) shared query-keys
     if mask is not None: buckets = buckets.masked_fill(~mask[:, None, None, :], nb)  # padding sorts last
     sbuckets, sidx, undo = sort_by_bucket(buckets)                    # (b, h, r, N)
     slot = undo + torch.arange(b * h * r, device=qk.device).view(b, h, r, 1) * N  # each token's sorted row
-    sq = rearrange(_sort_rows(qk * (d ** -0.5 if scale is None else scale), sidx, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)
+    sq = rearrange(_sort_rows(qk * logit_scale(d, True, scale), sidx, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)
     sk = _sort_rows(unit_keys(qk), sidx, slot, before * c, after * c) # k_j = q_j / ||q_j||, padded rows (B = b h r)
     sv = _sort_rows(v, sidx, slot, before * c, after * c)
     qpos = rearrange(sidx, 'b h r (nc c) -> (b h r) nc c', c=c)
@@ -791,11 +799,11 @@ def decode_attention(q:torch.Tensor, # (b, h, m, d) queries of positions t .. t+
                      shared_qk:bool=False, # the self rule: own key only when nothing else is allowed
                      counts:torch.Tensor|None=None, # (b, h, m, L) rounds in which key j shares query i's bucket (LSH)
                      dedup:bool=True, # with counts: each key once; False: weighted by its count
-                     scale:float|None=None, # logit scale; default 1/sqrt(d)
+                     scale:float|None=None, # logit scale; default `logit_scale`: 1 with unit keys, else 1/sqrt(d)
                     ) -> torch.Tensor: # (b, h, m, d)
     "Causal attention of the newest m positions over everything held; LSH keys restricted by `counts`."
     m, L = q.shape[2], k.shape[2]
-    dots = (q * (q.shape[-1] ** -0.5 if scale is None else scale)) @ k.transpose(-1, -2)  # (b, h, m, L)
+    dots = (q * logit_scale(q.shape[-1], shared_qk, scale)) @ k.transpose(-1, -2)  # (b, h, m, L)
     if m == 1 and not shared_qk and counts is None: return dots.softmax(-1) @ v  # one query, every key allowed
     masked_v, own_v = mask_values(q.dtype)
     i, j = torch.arange(L - m, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]

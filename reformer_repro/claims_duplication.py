@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .core import InputError
-from .attention import attention_bias, bucket_factors, unit_keys
+from .attention import attention_bias, bucket_factors, logit_scale, unit_keys
 from .experiments import EVAL_SEEDS, PAPER_TABLE2, load_run, make_dataloaders
 from .data import IGNORE_INDEX
 from .evaluation import MaskedAccuracy, evaluate
@@ -99,7 +99,7 @@ class VariantAttention(nn.Module):
         "Attention of `q` over its own (normalised or raw) keys."
         keys = unit_keys(q) if self.unit_keys else q
         bias = attention_bias(q.shape[2], self.causal, mask, self.self_rule, q.dtype, q.device)   # (b|1, 1, n, n)
-        return F.scaled_dot_product_attention(q, keys, v, attn_mask=bias)
+        return F.scaled_dot_product_attention(q, keys, v, attn_mask=bias, scale=logit_scale(q.shape[-1], True))  # ours (1) with raw keys too
 
 VARIANTS = {'ours (self rule, unit keys)': dict(self_rule=True, unit_keys=True),
             'no self rule': dict(self_rule=False, unit_keys=True),
