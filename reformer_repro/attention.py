@@ -14,10 +14,11 @@ from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
 __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
-           'attention_bias', 'unit_keys', 'logit_scale', 'full_attention', 'bucket_factors', 'check_rounds',
-           'hash_rotations', 'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size',
-           'ChunkAttention', 'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings', 'check_buckets',
-           'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
+           'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'full_attention', 'bucket_factors',
+           'check_rounds', 'hash_rotations', 'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket',
+           'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings',
+           'check_buckets', 'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache',
+           'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -113,6 +114,14 @@ def logit_scale(d:int, # the head dimension
                ) -> float:
     "The factor of the logits q·k: `scale` if given, else 1 with unit keys (the authors' code) and 1/sqrt(d) otherwise (eq. 1)."
     return scale if scale is not None else 1. if unit else d ** -0.5
+
+def check_scale(scale, # a logit scale, or None for `logit_scale`'s default
+               ) -> float|None:
+    "`scale` if it is None or a positive finite number, else an `InputError`."
+    if scale is None: return None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
+        raise InputError(f"scale must be a positive finite number (or None: 1 with unit keys, else 1/sqrt(d)), got {scale!r}")
+    return float(scale)
 
 # %% ../nbs/03_attention.ipynb #af057964
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
@@ -598,6 +607,7 @@ class LSHAttention(nn.Module):
                  dropout:float=0., # dropout on the attention weights, in training only
                  seed:int=0, # the hash stream's seed: call k hashes with derive_seed(seed, k)
                  factor_above:int=256, # auto bucket counts above this are split into two factors
+                 scale:float|None=None, # logit scale; None: 1 (unit keys: `logit_scale`)
                 ):
         super().__init__()
         check_rounds(n_rounds); check_int('chunk_size', chunk_size); check_int('before', before, 0); check_int('after', after, 0)
@@ -605,6 +615,7 @@ class LSHAttention(nn.Module):
         if n_buckets is not None: check_buckets(n_buckets, chunk_size, before, after)
         self.n_rounds, self.chunk_size, self.n_buckets, self.causal = n_rounds, chunk_size, n_buckets, causal
         self.before, self.after, self.dedup, self.dropout, self.factor_above = before, after, dedup, dropout, factor_above
+        self.scale = check_scale(scale)
         self.register_buffer('hash_stream', torch.zeros(2, dtype=torch.long))  # (seed, calls), as state_dict carries them
         self.register_state_dict_pre_hook(_stream_out)
         self.register_load_state_dict_pre_hook(_stream_in)
@@ -663,7 +674,7 @@ def forward(self:LSHAttention,
     if self._record is not None:                                      # int16 when it fits: a quarter of int64
         self._record.append(buckets.to(torch.int16) if math.prod(bucket_factors(nb)) <= 2**15 else buckets)
     return lsh_attention(q, v, buckets, nb, self.chunk_size, self.causal, mask, self.before, self.after,
-                         self.dedup, self.dropout if self.training else 0.)
+                         self.dedup, self.dropout if self.training else 0., self.scale)
 
 # %% ../nbs/03_attention.ipynb #01440517
 @patch
@@ -690,9 +701,10 @@ class FullAttention(nn.Module):
                  causal:bool=False, # mask keys after the query
                  shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
                  dropout:float=0., # dropout on the attention weights, in training only
+                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with shared QK, else 1/sqrt(d))
                 ):
         super().__init__()
-        self.causal, self.shared_qk, self.dropout = causal, shared_qk, check_prob('dropout', dropout)
+        self.causal, self.shared_qk, self.dropout, self.scale = causal, shared_qk, check_prob('dropout', dropout), check_scale(scale)
 
     def forward(self,
                 q:torch.Tensor, # (b, h, n, d) queries
@@ -701,7 +713,7 @@ class FullAttention(nn.Module):
                 mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                ) -> torch.Tensor: # (b, h, n, d)
         "Attention of `q` over `k` (the normalised `q` with shared QK) and `v`."
-        return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0.)
+        return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0., self.scale)
 
 # %% ../nbs/03_attention.ipynb #26f603f7
 def check_heads(d_model:int, # the model width
@@ -833,8 +845,8 @@ def decode(self:FullAttention,
     _check_decode(self, q, k, v, cache, self.shared_qk)
     t = cache.length
     keys, values, _ = cache.append(unit_keys(q) if self.shared_qk else k, v)
-    if t == 0: return full_attention(q, k, v, True, None, self.shared_qk)
-    return decode_attention(q, keys, values, self.shared_qk)
+    if t == 0: return full_attention(q, k, v, True, None, self.shared_qk, scale=self.scale)
+    return decode_attention(q, keys, values, self.shared_qk, scale=self.scale)
 
 @patch
 def decode(self:LSHAttention,
@@ -853,6 +865,6 @@ def decode(self:LSHAttention,
         self._calls += 1
     buckets = rotate_buckets(q, cache.rotations, cache.n_buckets)     # (b, h, r, m)
     keys, values, held = cache.append(unit_keys(q), v, buckets)
-    if t == 0: return lsh_attention(q, v, buckets, cache.n_buckets, self.chunk_size, True, None, self.before, self.after, self.dedup)
+    if t == 0: return lsh_attention(q, v, buckets, cache.n_buckets, self.chunk_size, True, None, self.before, self.after, self.dedup, scale=self.scale)
     counts = (held[..., None, :] == buckets.to(held.dtype)[..., None]).sum(2)  # (b, h, m, L): N_ij over rounds
-    return decode_attention(q, keys, values, True, counts, self.dedup)
+    return decode_attention(q, keys, values, True, counts, self.dedup, self.scale)

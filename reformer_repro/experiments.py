@@ -202,6 +202,8 @@ EXPERIMENTS = {
     'enwik8-transformer': Experiment('lm', 'Figure 3 baseline: full attention, separate Q and K, ordinary residuals',
                                      dict(attn='full', shared_qk=False, reversible=False)),
     'enwik8-shared-qk': Experiment('lm', 'Figure 3 left: full attention with shared QK', dict(attn='full', shared_qk=True, reversible=False)),
+    'enwik8-shared-qk-sqrt-d': Experiment('lm', "Figure 3 left, ablation: shared QK with eq. (1)'s 1/sqrt(d) on the unit keys (reformer_pytorch's scale)",
+                                          dict(attn='full', shared_qk=True, reversible=False, shared_qk_sqrt_d=True)),
     'enwik8-reversible': Experiment('lm', 'Figure 3 right: full attention, reversible layers', dict(attn='full', shared_qk=False, reversible=True)),
     **{f'enwik8-lsh{r}': Experiment('lm', f'Figure 4: LSH attention with {r} hash round{"s" * (r > 1)} (shared QK, reversible)',
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},

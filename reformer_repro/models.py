@@ -35,6 +35,7 @@ class ReformerConfig:
     max_seq_len:int=1024 # the longest sequence the positions cover
     attn:str='lsh' # 'lsh' or 'full'
     shared_qk:bool=True # queries = keys, keys unit-normalised (section 2); LSH needs it
+    shared_qk_sqrt_d:bool=False # shared QK: divide the logits by sqrt(d) too, as eq. (1) (reformer_pytorch); the authors' code does not
     causal:bool=True # a language model: no token sees later ones
     reversible:bool=True # RevNet layers (section 3); False: ordinary residuals
     ff_chunks:int=1 # feed-forward computed in this many chunks of the sequence (section 3)
@@ -69,7 +70,7 @@ def _axial(cfg:ReformerConfig) -> tuple:
     shape = cfg.axial_shape if cfg.axial_shape is not None else _near_square(cfg.max_seq_len)
     return axial_grid(cfg.d_model, shape, cfg.axial_dims, (_f('axial_shape'), _f('axial_dims')))
 
-_BOOLS = ('shared_qk', 'causal', 'reversible', 'lsh_dedup', 'pre_norm', 'tie_embeddings')
+_BOOLS = ('shared_qk', 'shared_qk_sqrt_d', 'causal', 'reversible', 'lsh_dedup', 'pre_norm', 'tie_embeddings')
 _CHOICES = dict(attn=('lsh', 'full'), positions=('axial', 'absolute', 'sinusoidal', 'none'))
 
 @patch
@@ -85,6 +86,9 @@ def validate(self:ReformerConfig) -> ReformerConfig:
             raise InputError(f"{_f(k)} must be one of {choices}, got {getattr(self, k)!r}")
     if self.attn == 'lsh' and not self.shared_qk:
         raise InputError(f"{_f('shared_qk')}: LSH attention hashes shared query-keys; set shared_qk=True, or use attn='full' for separate keys")
+    if self.shared_qk_sqrt_d and not self.shared_qk:
+        raise InputError(f"{_f('shared_qk_sqrt_d')} changes the logit scale of shared-QK attention only; separate queries and keys "
+                         "always use eq. (1)'s 1/sqrt(d): set shared_qk_sqrt_d=False, or shared_qk=True")
     check_rounds(self.n_rounds, _f('n_rounds'))
     if self.n_buckets is not None: check_buckets(self.n_buckets, self.chunk_size, name=_f('n_buckets'))
     if self.ff_chunks > self.max_seq_len:
@@ -141,9 +145,10 @@ def attention_core(cfg:ReformerConfig, # the model's config
     "The attention core of layer `i` in `mode`: the one place where a config becomes an attention module."
     mode, i = check_mode(mode, cfg), check_int('i', i, 0)
     if mode is None: mode = cfg.n_rounds if cfg.attn == 'lsh' else 'full'
-    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=cfg.shared_qk, dropout=cfg.attn_dropout)
+    scale = (cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
+    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=cfg.shared_qk, dropout=cfg.attn_dropout, scale=scale)
     return LSHAttention(mode, cfg.chunk_size, cfg.n_buckets, causal=cfg.causal, dedup=cfg.lsh_dedup,
-                        dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i))
+                        dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i), scale=scale)
 
 def _layer(cfg:ReformerConfig, i:int) -> nn.Module:
     "Layer `i`: attention and chunked feed-forward, in a reversible or an ordinary residual block."
@@ -248,7 +253,7 @@ class TransformerLM(LanguageModel):
                                  f"use cfg.baseline() (sets {_BASELINE}) or ReformerLM for these switches")
         super().__init__(cfg)
 
-_BASELINE = dict(attn='full', shared_qk=False, reversible=False, ff_chunks=1)
+_BASELINE = dict(attn='full', shared_qk=False, shared_qk_sqrt_d=False, reversible=False, ff_chunks=1)
 
 @patch
 def baseline(self:ReformerConfig,
