@@ -15,9 +15,10 @@ from .evaluation import mode_label
 from .experiments import ExperimentConfig, check_seeds, load_run, make_dataloaders, trained_with
 
 # %% auto #0
-__all__ = ['THRESHOLD', 'SUITE_COMMAND', 'LM_CONFIGS', 'PAPER_FIGURE', 'LABELS', 'FIGURES', 'leak_positions', 'paired_logits',
-           'causal_leak', 'leak_analysis', 'leak_table', 'MissingResults', 'result_dirs', 'lm_results',
-           'ablation_table', 'cross_table', 'read_curves', 'running_mean', 'plot_curves', 'plot_figure']
+__all__ = ['THRESHOLD', 'REPLICATION_SEEDS', 'SUITE_COMMAND', 'LM_CONFIGS', 'PAPER_FIGURE', 'LABELS', 'FIGURES', 'leak_positions',
+           'paired_logits', 'causal_leak', 'leak_analysis', 'leak_replication', 'leak_table', 'MissingResults',
+           'result_dirs', 'lm_results', 'ablation_table', 'cross_table', 'read_curves', 'running_mean', 'plot_curves',
+           'plot_figure']
 
 # %% ../nbs/17_claims_lm.ipynb #e8a50b86
 THRESHOLD = 1e-5  # a position "changed" when its largest |Δlogit| (fp32) is above this: far above summation-order noise
@@ -157,6 +158,14 @@ def leak_analysis(run_dirs:dict, # key -> folder of a trained language-model run
         if log: log(f"{key}: {runs[key]['attention']}, changed {runs[key]['changed']:.1%} of positions, "
                     f"diff {runs[key]['diff']:+.4f} ± {runs[key]['diff_se']:.4f} bits")
     return dict(n_positions=n_positions, seeds=list(seeds), threshold=THRESHOLD, runs=runs)
+
+REPLICATION_SEEDS = (3, 4, 5)
+
+def leak_replication(run_dirs:dict, # key -> folder of a trained LSH language-model run
+                     log=None, # called with a line per run (None: quiet)
+                    ) -> dict: # what `leak_analysis` returns
+    "`leak_analysis` again with hash seeds 3, 4 and 5: fresh pairs, replacement windows and rotations, to test what seeds 0 to 2 found."
+    return leak_analysis(run_dirs, seeds=REPLICATION_SEEDS, log=log)
 
 # %% ../nbs/17_claims_lm.ipynb #759971b0
 def leak_table(res:dict, # what `leak_analysis` returned (or its JSON)
