@@ -183,11 +183,10 @@ def _leak_claim(leak:dict|None, # the `causal_leak` analysis, or None
             f"positions; {_leak_summary(lsh)}; full-attention controls: {max(r['changed'] for r in ctl):.0%} moved")
     crossed = [k for k, r in runs.items() if not r['control'] and abs(_z(r)) >= 2]
     if not crossed: return Claim(claim, src_, paper, ours, 'reproduced', setting, cmd)
-    again = None if rep is None else [k for k in crossed if k in rep['runs'] and abs(_z(rep['runs'][k])) >= 2
-                                      and _z(rep['runs'][k]) * _z(runs[k]) > 0]
-    if again is None or any(k not in rep['runs'] for k in crossed):
+    if rep is None or any(k not in rep['runs'] for k in crossed):
         return Claim(claim, src_, paper, ours + f"; {', '.join(crossed)} beyond 2 s.e.", 'not decided: replicate it (the suite\'s '
                      'causal_leak_replication)', setting, cmd)
+    again = [k for k in crossed if abs(_z(rep['runs'][k])) >= 2 and _z(rep['runs'][k]) * _z(runs[k]) > 0]  # same sign, twice
     first = ', '.join(f"{k} {_z(runs[k]):+.1f}" for k in crossed)
     second = ', '.join(f"{k} {_z(rep['runs'][k]):+.1f}" for k in crossed)
     ours += (f"; beyond 2 s.e.: {first}; replication on fresh draws: {_leak_summary(list(rep['runs'].values()))}, "
