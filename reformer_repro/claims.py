@@ -42,13 +42,19 @@ def _cell(t, r, c) -> str:
     x = t.get(r, {}).get(c)
     return 'missing' if x is None else f"{x['mean']:.1f}% ({x['lo']:.1f}–{x['hi']:.1f})"
 
+def _dup_setting(mans:list) -> str:
+    "The duplication runs' preset in a few words, read from their manifests (|w|, heads, steps)."
+    kinds = {(m.get('preset'), m['config']['data']['w_len'], m['config']['model']['n_heads'], m.get('opt_steps')) for m in mans if 'config' in m}
+    say = lambda p, w, h, s: f"{p} preset (|w|={w}, {h} head{'s' * (h != 1)}, {s:,} steps)"
+    return '; '.join(say(*k) for k in sorted(kinds, key=str)) or 'unknown preset'
+
 def duplication_claims(res:dict, # `load_suite('duplication')`
                       ) -> list:
     "The claims of Table 2 and the 0.8% study, from the duplication suite's results."
     from reformer_repro.claims_duplication import table2
     t = table2(res)
     mans = [v['manifest'] for v in res.values() if isinstance(v, dict) and 'manifest' in v]
-    setting = f'cpu preset (|w|=63, 1 head, 1,000 steps); {_hardware(mans)}'
+    setting = f'{_dup_setting(mans)}; {_hardware(mans)}'
     cmd = 'reformer-repro suite duplication'
     have = lambda *cells: all(c in t.get(r, {}) for r, c in cells)
     out = []

@@ -143,7 +143,7 @@ def _duplication_preset(preset:str) -> tuple:
         train = TrainConfig(epochs=3, lr=2e-3, schedule='constant', warmup=50, clip=1., ckpt_every=100)
     elif preset == 'cpu':
         data = DataConfig('duplication', w_len=63, vocab_size=128, n_train=32_000, n_valid=1_024, bs=32)
-        model = dict(d_model=64, n_heads=1, d_ff=128, chunk_size=8, positions='absolute')
+        model = dict(d_model=64, n_heads=4, d_ff=128, chunk_size=8, positions='absolute')
         train = TrainConfig(epochs=1, lr=2e-3, schedule='rsqrt', warmup=100, clip=1., ckpt_every=250)
     elif preset == 'small':
         data = DataConfig('duplication', w_len=255, vocab_size=128, n_train=64_000, n_valid=1_024, bs=32)
