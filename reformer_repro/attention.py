@@ -17,8 +17,8 @@ __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 
            'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'full_attention', 'bucket_factors',
            'check_rounds', 'hash_rotations', 'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket',
            'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings',
-           'check_buckets', 'LSHAttention', 'FullAttention', 'check_heads', 'SelfAttention', 'AttentionCache',
-           'decode_attention']
+           'check_buckets', 'LSHAttention', 'FullAttention', 'local_attention', 'LocalAttention', 'check_heads',
+           'SelfAttention', 'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -715,6 +715,68 @@ class FullAttention(nn.Module):
         "Attention of `q` over `k` (the normalised `q` with shared QK) and `v`."
         return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0., self.scale)
 
+# %% ../nbs/03_attention.ipynb #9460029c
+def local_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
+                    k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared_qk
+                    v:torch.Tensor, # (b, h, n, d) values
+                    chunk_size:int, # c, positions per chunk (capped at n)
+                    causal:bool=False, # mask keys after the query
+                    mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+                    shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
+                    before:int=1, # chunks behind that each chunk attends to
+                    after:int=0, # chunks ahead that each chunk attends to
+                    dropout_p:float=0., # dropout on the attention weights
+                    scale:float|None=None, # logit scale; default `logit_scale`: 1 with shared QK, else 1/sqrt(d)
+                   ) -> torch.Tensor: # (b, h, n, d)
+    "Attention of each chunk of c consecutive positions over itself and its `before` and `after` neighbours."
+    b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
+    c = min(check_int('chunk_size', chunk_size), n)
+    before, after, dropout_p = check_int('before', before, 0), check_int('after', after, 0), check_prob('dropout_p', dropout_p)
+    scale = logit_scale(d, shared_qk, scale)
+    if shared_qk: k = unit_keys(q)                                    # k_j = q_j / ||q_j||
+    N = -(-n // c) * c                                                # whole chunks; the padding is masked
+    real = q.new_ones(b, n, dtype=torch.bool) if mask is None else mask
+    if N > n: q, k, v, real = F.pad(q, (0, 0, 0, N - n)), F.pad(k, (0, 0, 0, N - n)), F.pad(v, (0, 0, 0, N - n)), F.pad(real, (0, N - n))
+    chunks = lambda t: rearrange(t, 'b h (nc c) d -> b h nc c d', c=c)
+    around = lambda t, fill: look_around(t, before, after, fill, -2)  # (..., nc, c) -> (..., nc, w c)
+    qpos = torch.arange(N, device=q.device).view(-1, c)               # (nc, c)
+    kpos = around(qpos, -1)                                           # (nc, w c), -1: beyond the ends
+    bad = ~around(real.view(b, -1, c), False)[:, None, :, None]       # (b, 1, nc, 1, w c): padding or beyond the ends
+    if causal: bad = bad | (kpos[:, None] > qpos[..., None])          # key after query
+    masked_v, own_v = mask_values(q.dtype)
+    bias = torch.zeros(bad.shape, dtype=q.dtype, device=q.device)
+    if shared_qk: bias = bias.masked_fill(kpos[:, None] == qpos[..., None], own_v)
+    bias = bias.masked_fill(bad, masked_v)                            # masked beats own
+    kc, vc = (look_around(chunks(t), before, after, 0., -3) for t in (k, v))  # (b, h, nc, w c, d)
+    out = F.scaled_dot_product_attention(chunks(q), kc, vc, attn_mask=bias, dropout_p=dropout_p, scale=scale)
+    return rearrange(out, 'b h nc c d -> b h (nc c) d')[:, :, :n]
+
+# %% ../nbs/03_attention.ipynb #685263db
+class LocalAttention(nn.Module):
+    "Local attention over (b, h, n, d): each chunk of c positions sees itself and the chunk before; shared QK optional."
+    def __init__(self,
+                 chunk_size:int=64, # c, positions per chunk
+                 causal:bool=False, # mask keys after the query
+                 shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
+                 before:int=1, # chunks behind that each chunk attends to
+                 after:int=0, # chunks ahead that each chunk attends to
+                 dropout:float=0., # dropout on the attention weights, in training only
+                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with shared QK, else 1/sqrt(d))
+                ):
+        super().__init__()
+        self.chunk_size, self.before, self.after = check_int('chunk_size', chunk_size), check_int('before', before, 0), check_int('after', after, 0)
+        self.causal, self.shared_qk, self.dropout, self.scale = causal, shared_qk, check_prob('dropout', dropout), check_scale(scale)
+
+    def forward(self,
+                q:torch.Tensor, # (b, h, n, d) queries
+                k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared QK
+                v:torch.Tensor, # (b, h, n, d) values
+                mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
+               ) -> torch.Tensor: # (b, h, n, d)
+        "Attention of each chunk of `q` over its window of `k` and `v`."
+        return local_attention(q, k, v, self.chunk_size, self.causal, mask, self.shared_qk, self.before, self.after,
+                               self.dropout if self.training else 0., self.scale)
+
 # %% ../nbs/03_attention.ipynb #26f603f7
 def check_heads(d_model:int, # the model width
                 n_heads:int, # the number of heads
@@ -728,11 +790,11 @@ def check_heads(d_model:int, # the model width
     return d_model // n_heads
 
 class SelfAttention(nn.Module):
-    "Multi-head self-attention over (b, n, d_model) with a full or LSH core."
+    "Multi-head self-attention over (b, n, d_model) with a full, local or LSH core."
     def __init__(self,
                  d_model:int, # model width
                  n_heads:int, # h; d = d_model / h per head
-                 core:nn.Module|None=None, # FullAttention(...) or LSHAttention(...); default FullAttention()
+                 core:nn.Module|None=None, # FullAttention(...), LocalAttention(...) or LSHAttention(...); default FullAttention()
                  out_dropout:float=0., # dropout on the output, after the output projection
                  bias:bool=False, # biases in the projections
                 ):
@@ -764,7 +826,7 @@ class SelfAttention(nn.Module):
         if cache is None: out = self.core(q, k, v, mask)              # (b, h, n, d)
         elif mask is not None: raise InputError("mask must be None with a cache: cached decoding has no padding")
         elif not callable(getattr(self.core, 'decode', None)):
-            raise InputError(f"cache: the core {type(self.core).__name__} has no cached decoding (FullAttention and LSHAttention do)")
+            raise InputError(f"cache: the core {type(self.core).__name__} has no cached decoding (FullAttention, LocalAttention and LSHAttention do)")
         else: out = self.core.decode(q, k, v, cache)
         return self.out_dropout(self.to_out(rearrange(out, 'b h n d -> b n (h d)')))
 
@@ -868,3 +930,21 @@ def decode(self:LSHAttention,
     if t == 0: return lsh_attention(q, v, buckets, cache.n_buckets, self.chunk_size, True, None, self.before, self.after, self.dedup, scale=self.scale)
     counts = (held[..., None, :] == buckets.to(held.dtype)[..., None]).sum(2)  # (b, h, m, L): N_ij over rounds
     return decode_attention(q, keys, values, True, counts, self.dedup, self.scale)
+
+# %% ../nbs/03_attention.ipynb #75cc0998
+@patch
+def decode(self:LocalAttention,
+           q:torch.Tensor, # (b, h, m, d) queries of the next m positions
+           k:torch.Tensor|None, # (b, h, m, d) their keys; None with shared QK
+           v:torch.Tensor, # (b, h, m, d) their values
+           cache:AttentionCache, # the positions before; extended by these
+          ) -> torch.Tensor: # (b, h, m, d)
+    "Attention of the next positions over the held keys of their chunk and the `before` chunks behind it."
+    _check_decode(self, q, k, v, cache, self.shared_qk)
+    t = cache.length
+    keys, values, _ = cache.append(unit_keys(q) if self.shared_qk else k, v)
+    if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale)
+    c, L = self.chunk_size, cache.length
+    i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]
+    window = (j // c >= i // c - self.before).to(torch.uint8)         # (m, L): one count per key in the window; causal masks the rest
+    return decode_attention(q, keys, values, self.shared_qk, window, scale=self.scale)

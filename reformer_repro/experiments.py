@@ -12,7 +12,7 @@ from .core import InputError, IntegrityError, ReproError, RunError, StorageError
 from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, shakespeare, text_corpus
 from .tokenizers import ByteTokenizer
 from .attention import MAX_ROUNDS
-from .models import LanguageModel, ReformerConfig, ReformerLM
+from .models import LanguageModel, ReformerConfig, ReformerLM, layer_attn
 from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, load_checkpoint,
                                  new_run_dir, read_manifest, wandb_callbacks, wandb_mode, write_manifest)
 from .evaluation import BitsPerChar, MaskedAccuracy, Perplexity, evaluate_seeds, masked_cross_entropy
@@ -78,9 +78,13 @@ def check_eval_modes(modes, # 'full' and/or numbers of hash rounds
         if isinstance(m, str) and m.lower() == 'full': m = 'full'
         else:
             m = check_int(f"{what} (each 'full' or a number of hash rounds)", m, 1, MAX_ROUNDS)
-            if model is not None and not model.shared_qk:
+            kinds = set() if model is None else {layer_attn(model, i) for i in range(model.n_layers)}
+            if 'full' in kinds and not model.shared_qk:
                 raise InputError(f"{what}: LSH-{m} needs shared query-keys, but this model has shared_qk=False (separate Q and K); "
                                  "evaluate it with 'full' only")
+            if kinds == {'local'}:
+                raise InputError(f"{what}: LSH-{m} would change no layer of this model: every layer is local attention, which "
+                                 "no mode replaces; evaluate it with 'full' only (the model as trained)")
         if m in out: raise InputError(f'{what} lists {m!r} twice')
         out.append(m)
     return tuple(out)
@@ -208,6 +212,9 @@ EXPERIMENTS = {
     **{f'enwik8-lsh{r}': Experiment('lm', f'Figure 4: LSH attention with {r} hash round{"s" * (r > 1)} (shared QK, reversible)',
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},
     'enwik8-reformer': Experiment('lm', 'the full Reformer: LSH-2, shared QK, reversible, chunked feed-forward', dict(_LSH, n_rounds=2, ff_chunks=4)),
+    'enwik8-reformer-local': Experiment('lm', "the Reformer with local attention in every other layer, as the authors' enwik8 model "
+                                        '(separate Q and K in the local layers; LSH-2 layers shared)', dict(_LSH, attn=('local', 'lsh'), shared_qk=False, n_rounds=2, ff_chunks=4)),
+    'enwik8-local': Experiment('lm', 'control: the Reformer with local attention in every layer, no hashing', dict(_LSH, attn='local', shared_qk=False, ff_chunks=4)),
     'enwik8-deep': Experiment('lm', 'Figure 5 left (depth): the Reformer with twice the layers of its preset (24 at paper scale)',
                               dict(_LSH, n_rounds=2), layers=dict(tiny=4, cpu=4, small=12, paper=24)),
 }
@@ -228,8 +235,10 @@ def get_experiment(name:str, # a key of `EXPERIMENTS`
     model = {**model, **exp.model}
     if exp.layers: model['n_layers'] = exp.layers[preset]
     if model.get('ff_chunks', 1) > 1 and exp.task == 'lm' and 'ff_chunks' not in exp.model: model['ff_chunks'] = 1
-    modes = EVAL_MODES if model.get('shared_qk', True) else ('full',)
-    return ExperimentConfig(name, preset, ReformerConfig(**model), data, train, modes)
+    mcfg = ReformerConfig(**model)
+    kinds = {layer_attn(mcfg, i) for i in range(mcfg.n_layers)}
+    modes = EVAL_MODES if 'lsh' in kinds or ('full' in kinds and mcfg.shared_qk) else ('full',)  # LSH modes need shared QK
+    return ExperimentConfig(name, preset, mcfg, data, train, modes)
 
 # %% ../nbs/11_experiments.ipynb #52f4f3e7
 def _type_name(tp) -> str: return getattr(typing.get_origin(tp), '__name__', None) or getattr(tp, '__name__', str(tp))
@@ -323,8 +332,11 @@ def make_dataloaders(d:DataConfig, # the data config
 # %% ../nbs/11_experiments.ipynb #b74331c0
 def _attn_flops(cfg:ReformerConfig, n:int) -> float:
     "Forward FLOPs of one layer's attention products (QK^T and AV) for one sequence."
-    if cfg.attn == 'full': return 4. * n * n * cfg.d_model
-    return 4. * n * cfg.n_rounds * 2 * cfg.chunk_size * cfg.d_model   # each query sees its chunk and the one before
+    def one(kind):                                                    # each chunked query sees its chunk and the one before
+        if kind == 'full': return 4. * n * n * cfg.d_model
+        if kind == 'local': return 4. * n * 2 * min(cfg.local_chunk_size or cfg.chunk_size, n) * cfg.d_model
+        return 4. * n * cfg.n_rounds * 2 * cfg.chunk_size * cfg.d_model
+    return sum(one(layer_attn(cfg, i)) for i in range(cfg.n_layers)) / cfg.n_layers
 
 def estimate(cfg:ExperimentConfig, # the experiment
              model:torch.nn.Module|None=None, # the model (default: a new one from cfg.model)
@@ -415,8 +427,8 @@ def _mode_name(m) -> str: return 'Full' if m == 'full' else f'LSH-{m}'
 
 def trained_with(cfg:ExperimentConfig, # the experiment
                 ):
-    "The attention a run trained with: 'full', or its number of hash rounds."
-    return 'full' if cfg.model.attn == 'full' else cfg.model.n_rounds
+    "The mode that evaluates a run as trained: its number of hash rounds, or 'full' when no layer hashes (local layers stay local)."
+    return cfg.model.n_rounds if any(layer_attn(cfg.model, i) == 'lsh' for i in range(cfg.model.n_layers)) else 'full'
 
 def _eval_metrics(cfg:ExperimentConfig) -> list:
     "New metric objects for the final evaluation of `cfg`'s task."

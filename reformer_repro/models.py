@@ -13,15 +13,15 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import (InputError, IntegrityError, StorageError, process_alive, atomic_write, check_int, derive_seed,
                                  make_generator, sha256_file)
-from .attention import (MAX_ROUNDS, AttentionCache, FullAttention, LSHAttention, SelfAttention, check_buckets, check_heads,
+from .attention import (MAX_ROUNDS, AttentionCache, FullAttention, LocalAttention, LSHAttention, SelfAttention, check_buckets, check_heads,
                                       check_mask, check_prob, check_rounds)
 from .layers import (AbsolutePositionalEmbedding, AxialPositionalEncoding, Chunked, FeedForward, PreNorm,
                                    ResidualBlock, SinusoidalPositionalEncoding, axial_grid, check_activation)
 from .reversible import ReversibleBlock, ReversibleSequence
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'WEIGHTS', 'CONFIG', 'ReformerConfig', 'check_mode', 'attention_core', 'init_weights',
-           'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM', 'DecodeCache']
+__all__ = ['ATTN_KINDS', 'FORMAT', 'FORMAT_VERSION', 'WEIGHTS', 'CONFIG', 'ReformerConfig', 'layer_attn', 'check_mode',
+           'attention_core', 'init_weights', 'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM', 'DecodeCache']
 
 # %% ../nbs/06_models.ipynb #f909d2f4
 @dataclass
@@ -33,14 +33,15 @@ class ReformerConfig:
     d_ff:int=1024 # feed-forward hidden width
     n_layers:int=2 # n_l
     max_seq_len:int=1024 # the longest sequence the positions cover
-    attn:str='lsh' # 'lsh' or 'full'
-    shared_qk:bool=True # queries = keys, keys unit-normalised (section 2); LSH needs it
+    attn:str|tuple='lsh' # 'lsh', 'full' or 'local'; or a pattern cycled over the layers, e.g. ('local', 'lsh')
+    shared_qk:bool=True # queries = keys, keys unit-normalised (section 2), in full and local layers; LSH layers always share
     shared_qk_sqrt_d:bool=False # shared QK: divide the logits by sqrt(d) too, as eq. (1) (reformer_pytorch); the authors' code does not
     causal:bool=True # a language model: no token sees later ones
     reversible:bool=True # RevNet layers (section 3); False: ordinary residuals
     ff_chunks:int=1 # feed-forward computed in this many chunks of the sequence (section 3)
     n_rounds:int=2 # LSH hash rounds
     chunk_size:int=64 # c, tokens per LSH chunk (reformer_pytorch's "bucket size")
+    local_chunk_size:int|None=None # positions per chunk of local layers; None: chunk_size
     n_buckets:int|tuple|None=None # LSH buckets: even, or even factors (f1, f2); None: 2n/c for each call (paper)
     lsh_dedup:bool=True # subtract log N_ij when combining hash rounds (Appendix A); reformer_pytorch does not
     positions:str='axial' # 'axial', 'absolute', 'sinusoidal' or 'none'
@@ -54,7 +55,7 @@ class ReformerConfig:
     init_std:float=0.02 # std of the normal initialisation of every weight matrix
     seed:int=0 # initialisation and hashing seed
     def __post_init__(self):
-        for k in ('n_buckets', 'axial_shape', 'axial_dims'):               # JSON gives lists; keep tuples
+        for k in ('attn', 'n_buckets', 'axial_shape', 'axial_dims'):       # JSON gives lists; keep tuples
             if isinstance(getattr(self, k), list): setattr(self, k, tuple(getattr(self, k)))
         self.validate()
 
@@ -71,7 +72,26 @@ def _axial(cfg:ReformerConfig) -> tuple:
     return axial_grid(cfg.d_model, shape, cfg.axial_dims, (_f('axial_shape'), _f('axial_dims')))
 
 _BOOLS = ('shared_qk', 'shared_qk_sqrt_d', 'causal', 'reversible', 'lsh_dedup', 'pre_norm', 'tie_embeddings')
-_CHOICES = dict(attn=('lsh', 'full'), positions=('axial', 'absolute', 'sinusoidal', 'none'))
+_CHOICES = dict(positions=('axial', 'absolute', 'sinusoidal', 'none'))
+ATTN_KINDS = ('lsh', 'full', 'local')
+
+def layer_attn(cfg:ReformerConfig, # the model's config
+               i:int, # the layer's index
+              ) -> str: # 'lsh', 'full' or 'local'
+    "The attention of layer `i`: `cfg.attn`, or its pattern cycled over the layers (the authors' `attention_type` lists)."
+    return cfg.attn if isinstance(cfg.attn, str) else cfg.attn[i % len(cfg.attn)]
+
+def _kinds(cfg:ReformerConfig) -> set: return {layer_attn(cfg, i) for i in range(cfg.n_layers)}
+
+def _check_attn(cfg:ReformerConfig):
+    "`attn`: a kind, or a non-empty pattern of kinds no longer than the model."
+    pattern = (cfg.attn,) if isinstance(cfg.attn, str) else cfg.attn
+    if not isinstance(pattern, tuple) or not pattern or not all(isinstance(a, str) and a in ATTN_KINDS for a in pattern):
+        raise InputError(f"{_f('attn')} must be one of {ATTN_KINDS}, or a tuple of them cycled over the layers "
+                         f"(e.g. ('local', 'lsh')), got {cfg.attn!r}")
+    if len(pattern) > cfg.n_layers:
+        raise InputError(f"{_f('attn')} {cfg.attn!r} has {len(pattern)} entries for n_layers={cfg.n_layers}: the ones beyond "
+                         f"the last layer would be ignored; use at most {cfg.n_layers} entries or more layers")
 
 @patch
 def validate(self:ReformerConfig) -> ReformerConfig:
@@ -84,9 +104,12 @@ def validate(self:ReformerConfig) -> ReformerConfig:
     for k, choices in _CHOICES.items():
         if not isinstance(getattr(self, k), str) or getattr(self, k) not in choices:
             raise InputError(f"{_f(k)} must be one of {choices}, got {getattr(self, k)!r}")
-    if self.attn == 'lsh' and not self.shared_qk:
+    _check_attn(self)
+    kinds = _kinds(self)
+    if kinds == {'lsh'} and not self.shared_qk:
         raise InputError(f"{_f('shared_qk')}: LSH attention hashes shared query-keys; set shared_qk=True, or use attn='full' for separate keys")
-    if self.shared_qk_sqrt_d and not self.shared_qk:
+    if self.local_chunk_size is not None: check_int(_f('local_chunk_size'), self.local_chunk_size)
+    if self.shared_qk_sqrt_d and not self.shared_qk and 'lsh' not in kinds:
         raise InputError(f"{_f('shared_qk_sqrt_d')} changes the logit scale of shared-QK attention only; separate queries and keys "
                          "always use eq. (1)'s 1/sqrt(d): set shared_qk_sqrt_d=False, or shared_qk=True")
     check_rounds(self.n_rounds, _f('n_rounds'))
@@ -127,26 +150,30 @@ def from_dict(cls:ReformerConfig, d:dict) -> ReformerConfig:
 def check_mode(mode:str|int|None, # None, 'full', or a number of hash rounds
                cfg:ReformerConfig, # the model's config
               ) -> str|int|None:
-    "An attention mode: None (as configured), 'full', or LSH with `mode` rounds, which needs shared QK."
+    "An attention mode: None (as configured), 'full', or LSH with `mode` rounds, which needs shared QK in full layers."
     if mode is None or (isinstance(mode, str) and mode == 'full'): return mode
     msg = f"mode must be None (as trained), 'full', or a number of hash rounds in [1, {MAX_ROUNDS}], got {mode!r}"
     if isinstance(mode, str): raise InputError(msg)
     try: mode = check_rounds(mode, 'mode')
     except InputError: raise InputError(msg) from None
-    if not cfg.shared_qk:
-        raise InputError(f"mode={mode} asks for LSH attention, which hashes shared query-keys; this model has separate query "
-                         "and key projections (shared_qk=False): evaluate it with mode=None or mode='full'")
+    if not cfg.shared_qk and 'full' in _kinds(cfg):
+        raise InputError(f"mode={mode} asks for LSH attention, which hashes shared query-keys; this model's full-attention layers "
+                         "have separate query and key projections (shared_qk=False): evaluate it with mode=None or mode='full'")
     return mode
 
 def attention_core(cfg:ReformerConfig, # the model's config
                    i:int, # the layer's index; its hash stream starts at derive_seed(cfg.seed, 'lsh', i)
-                   mode:str|int|None=None, # None: as configured; 'full': full attention; r: LSH with r hash rounds
-                  ) -> nn.Module: # an `LSHAttention` or a `FullAttention`
+                   mode:str|int|None=None, # None: as configured; 'full': full attention; r: LSH with r hash rounds (local layers stay)
+                  ) -> nn.Module: # an `LSHAttention`, `FullAttention` or `LocalAttention`
     "The attention core of layer `i` in `mode`: the one place where a config becomes an attention module."
     mode, i = check_mode(mode, cfg), check_int('i', i, 0)
-    if mode is None: mode = cfg.n_rounds if cfg.attn == 'lsh' else 'full'
+    kind = layer_attn(cfg, i)
     scale = (cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
-    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=cfg.shared_qk, dropout=cfg.attn_dropout, scale=scale)
+    shared = cfg.shared_qk or kind == 'lsh'                           # an LSH layer's weights are shared-QK weights
+    if kind == 'local':                                               # not an approximation of full attention: no mode changes it
+        return LocalAttention(cfg.local_chunk_size or cfg.chunk_size, cfg.causal, shared, dropout=cfg.attn_dropout, scale=scale)
+    if mode is None: mode = cfg.n_rounds if kind == 'lsh' else 'full'
+    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=shared, dropout=cfg.attn_dropout, scale=scale)
     return LSHAttention(mode, cfg.chunk_size, cfg.n_buckets, causal=cfg.causal, dedup=cfg.lsh_dedup,
                         dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i), scale=scale)
 
@@ -242,7 +269,7 @@ def forward(self:LanguageModel,
 
 # %% ../nbs/06_models.ipynb #e1e00afc
 class ReformerLM(LanguageModel):
-    "The Reformer language model: LSH or full attention, shared QK, reversible layers, chunked feed-forward, axial positions."
+    "The Reformer language model: LSH, full or local attention, shared QK, reversible layers, chunked feed-forward, axial positions."
 
 class TransformerLM(LanguageModel):
     "The baseline: full attention, ordinary residuals, unchunked feed-forward (`ReformerConfig.baseline()` makes one)."
@@ -343,7 +370,7 @@ def _check_generate(self, prompt, max_new_tokens, temperature, top_k, top_p, see
     if use_cache and not self.cfg.causal:
         raise InputError("use_cache=True needs a causal model (ReformerConfig.causal=True): a non-causal model's earlier "
                          "outputs change with every new token; use use_cache=False")
-    return (self.cfg.chunk_size if self.cfg.attn == 'lsh' else 1) if pad_to is None else check_int('pad_to', pad_to)
+    return (self.cfg.chunk_size if 'lsh' in _kinds(self.cfg) else 1) if pad_to is None else check_int('pad_to', pad_to)
 
 def _next_token(logits:Tensor, temperature, top_k, top_p, generator) -> Tensor: # (b, V) -> (b, 1)
     "Greedy (temperature 0) or a sample from the filtered softmax at `temperature`."
