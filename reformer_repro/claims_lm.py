@@ -12,7 +12,7 @@ from .core import InputError, IntegrityError, ReproError, check_int, derive_seed
 from .data import IGNORE_INDEX
 from .models import LanguageModel
 from .evaluation import mode_label
-from .experiments import ExperimentConfig, check_seeds, load_run, make_dataloaders, trained_with
+from .experiments import ExperimentConfig, attention_name, check_seeds, load_run, make_dataloaders, trained_with
 
 # %% auto #0
 __all__ = ['THRESHOLD', 'REPLICATION_SEEDS', 'SUITE_COMMAND', 'LM_CONFIGS', 'PAPER_FIGURE', 'LABELS', 'FIGURES', 'leak_positions',
@@ -180,12 +180,14 @@ def leak_table(res:dict, # what `leak_analysis` returned (or its JSON)
 
 # %% ../nbs/17_claims_lm.ipynb #f5d5717b
 SUITE_COMMAND = 'reformer-repro suite lm'
-LM_CONFIGS = ('transformer', 'shared-qk', 'shared-qk-sqrt-d', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep')
+LM_CONFIGS = ('transformer', 'shared-qk', 'shared-qk-sqrt-d', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep', 'reformer-local', 'local')
 PAPER_FIGURE = {'transformer': 'Fig. 3 (baseline)', 'shared-qk': 'Fig. 3 left', 'shared-qk-sqrt-d': 'Fig. 3 left, ablation', 'reversible': 'Fig. 3 right',
-                **{f'lsh{r}': 'Fig. 4' for r in (1, 2, 4, 8)}, 'reformer': 'Fig. 5 left', 'deep': 'Fig. 5 left'}
+                **{f'lsh{r}': 'Fig. 4' for r in (1, 2, 4, 8)}, 'reformer': 'Fig. 5 left', 'deep': 'Fig. 5 left',
+                'reformer-local': "authors' code", 'local': 'control'}
 LABELS = {'transformer': 'Transformer (baseline)', 'shared-qk': 'full attention, shared QK', 'shared-qk-sqrt-d': 'shared QK, logits / sqrt(d)',
           'reversible': 'reversible',
-          **{f'lsh{r}': f'LSH-{r}' for r in (1, 2, 4, 8)}, 'reformer': 'Reformer, 2 layers', 'deep': 'Reformer, 4 layers'}
+          **{f'lsh{r}': f'LSH-{r}' for r in (1, 2, 4, 8)}, 'reformer': 'Reformer, 2 layers', 'deep': 'Reformer, 4 layers',
+          'reformer-local': 'Reformer, local + LSH-2 layers', 'local': 'local layers only'}
 
 class MissingResults(ReproError, FileNotFoundError):
     "Results that are not there (also a `FileNotFoundError`); the message names the command that makes them."
@@ -220,25 +222,26 @@ def _read_json(path:Path):
     except FileNotFoundError: raise MissingResults(f'{path} is missing; `{SUITE_COMMAND}` writes it') from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise IntegrityError(f'{path} is not valid JSON ({e}); restore it from git') from None
 
-def _own_mode(man:dict, path:Path) -> str:
-    "The results.json key of the attention a run was trained with: 'full', or its number of hash rounds."
-    try: return str(trained_with(ExperimentConfig.from_dict(man['config'])))
+def _own_mode(man:dict, path:Path) -> tuple[str, str]:
+    "The results.json key that evaluates a run as trained ('full', or its number of hash rounds), and its attention's name."
+    try: cfg = ExperimentConfig.from_dict(man['config'])
     except (KeyError, TypeError, InputError): raise IntegrityError(f'{path} has no model config (config.model.attn); restore it from git') from None
+    return str(trained_with(cfg)), attention_name(cfg.model)
 
 def lm_results(root:str|Path, # the results folder, e.g. results/lm
-              ) -> dict: # config -> dict(experiment, figure, trained_with, seeds, bpc, hash_std, cross, steps, minutes)
+              ) -> dict: # config -> dict(experiment, figure, trained_with, attention, seeds, bpc, hash_std, cross, steps, minutes)
     "Per config and training seed: the final validation bpc with the config's own attention, and with every evaluation mode."
     out = {}
     for config, folders in result_dirs(root).items():
         rows = []
         for seed, f in folders.items():
             man, res = _read_json(f/'manifest.json'), _read_json(f/'results.json')
-            own = _own_mode(man, f/'manifest.json')
+            own, attention = _own_mode(man, f/'manifest.json')
             if own not in res: raise IntegrityError(f'{f/"results.json"} has no evaluation with the attention the run trained with ({own!r})')
-            rows.append(dict(man=man, res=res, own=own))
+            rows.append(dict(man=man, res=res, own=own, attention=attention))
         modes = [m for m in rows[0]['res'] if all(m in r['res'] for r in rows)]
         out[config] = dict(experiment=rows[0]['man'].get('experiment'), figure=PAPER_FIGURE.get(config, ''),
-                           trained_with=rows[0]['own'], seeds=list(folders),
+                           trained_with=rows[0]['own'], attention=rows[0]['attention'], seeds=list(folders),
                            bpc=[r['res'][r['own']]['bpc']['mean'] for r in rows],        # LSH: mean over hash seeds
                            hash_std=[r['res'][r['own']]['bpc']['std'] for r in rows],
                            cross={m: [r['res'][m]['bpc']['mean'] for r in rows] for m in modes},
@@ -261,7 +264,7 @@ def ablation_table(res:dict, # what `lm_results` returned
     for c, r in res.items():
         m = statistics.fmean(r['bpc'])
         diffs = ['—' if c == k else '' if ref[k] is None else _pct(m, ref[k]) for k in (baseline, same)]
-        rows.append(f"| {LABELS.get(c, c)} | {r['figure']} | {mode_label(r['trained_with'] if r['trained_with'] == 'full' else int(r['trained_with']))} | "
+        rows.append(f"| {LABELS.get(c, c)} | {r['figure']} | {r['attention']} | "
                     f"{len(r['bpc'])} | {m:.3f} | {min(r['bpc']):.3f}–{max(r['bpc']):.3f} | {diffs[0]} | {diffs[1]} |")
     return ('Bits per character on the validation split at the end of training, each config with its own attention; mean and '
             'min–max over n training seeds (LSH: each seed the mean over hash seeds 0, 1, 2); differences relative, in %.\n\n'
@@ -343,10 +346,11 @@ FIGURES = {  # figure -> its panels: (title, configs)
     '3': (('Figure 3 left: shared QK', ('transformer', 'shared-qk', 'shared-qk-sqrt-d')), ('Figure 3 right: reversible layers', ('transformer', 'reversible'))),
     '4': (('Figure 4: hash rounds', ('shared-qk', 'lsh8', 'lsh4', 'lsh2', 'lsh1')),),
     '5 left': (('Figure 5 left: depth', ('transformer', 'reformer', 'deep')),),
+    'local': (("Local layers: the authors' enwik8 model", ('transformer', 'reformer', 'reformer-local', 'local')),),
 }
 
 def plot_figure(root:str|Path, # the results folder, e.g. results/lm
-                figure:str, # a key of FIGURES: '3', '4' or '5 left'
+                figure:str, # a key of FIGURES: '3', '4', '5 left' or 'local'
                 smooth:int=50, # steps in the running mean of the training loss
                ):
     "One of the paper's language-model figures from the committed runs: validation bpc (top) and training loss (bottom)."

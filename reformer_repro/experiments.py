@@ -22,9 +22,9 @@ from .training import TrainConfig, fit_run, make_learner
 # %% auto #0
 __all__ = ['EVAL_MODES', 'EVAL_SEEDS', 'PRESETS', 'PAPER_TABLE2', 'EXPERIMENTS', 'DataConfig', 'check_eval_modes', 'check_seeds',
            'ExperimentConfig', 'Experiment', 'get_experiment', 'apply_overrides', 'make_dataloaders', 'estimate',
-           'format_estimate', 'BudgetExceeded', 'check_budget_value', 'check_budget', 'trained_with', 'format_result',
-           'results_table', 'runs_root', 'overrides_of', 'resume_command', 'stop_on_signals', 'final_evaluation',
-           'run_experiment', 'load_run', 'evaluate_run']
+           'format_estimate', 'BudgetExceeded', 'check_budget_value', 'check_budget', 'trained_with', 'attention_name',
+           'format_result', 'results_table', 'runs_root', 'overrides_of', 'resume_command', 'stop_on_signals',
+           'final_evaluation', 'run_experiment', 'load_run', 'evaluate_run']
 
 # %% ../nbs/11_experiments.ipynb #8fe3ee8f
 @dataclass
@@ -84,7 +84,7 @@ def check_eval_modes(modes, # 'full' and/or numbers of hash rounds
                                  "evaluate it with 'full' only")
             if kinds == {'local'}:
                 raise InputError(f"{what}: LSH-{m} would change no layer of this model: every layer is local attention, which "
-                                 "no mode replaces; evaluate it with 'full' only (the model as trained)")
+                                 "no mode replaces; evaluate it with 'full' only, the model as trained (--set eval_modes=full)")
         if m in out: raise InputError(f'{what} lists {m!r} twice')
         out.append(m)
     return tuple(out)
@@ -176,7 +176,7 @@ def _lm_preset(preset:str) -> tuple:
     else:
         data = DataConfig('lm', seq_len=65_536, bs=8)
         model = dict(d_model=1024, n_heads=8, d_ff=4096, n_layers=12, chunk_size=256, n_buckets=512, axial_shape=(128, 512),
-                     axial_dims=(256, 768), dropout=0.2, ff_chunks=8)
+                     axial_dims=(256, 768), dropout=0.2, ff_chunks=8, local_chunk_size=128)   # local: only where a layer is local
         train = TrainConfig(epochs=585, lr=0.03125 / math.sqrt(2000), warmup=2000, ckpt_every=1000, precision='bf16',
                             max_steps=100_000)                                  # 171 windows of 64K per epoch
     model.update(vocab_size=256, max_seq_len=data.seq_len)
@@ -212,9 +212,8 @@ EXPERIMENTS = {
     **{f'enwik8-lsh{r}': Experiment('lm', f'Figure 4: LSH attention with {r} hash round{"s" * (r > 1)} (shared QK, reversible)',
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},
     'enwik8-reformer': Experiment('lm', 'the full Reformer: LSH-2, shared QK, reversible, chunked feed-forward', dict(_LSH, n_rounds=2, ff_chunks=4)),
-    'enwik8-reformer-local': Experiment('lm', "the Reformer with local attention in every other layer, as the authors' enwik8 model "
-                                        '(separate Q and K in the local layers; LSH-2 layers shared)', dict(_LSH, attn=('local', 'lsh'), shared_qk=False, n_rounds=2, ff_chunks=4)),
-    'enwik8-local': Experiment('lm', 'control: the Reformer with local attention in every layer, no hashing', dict(_LSH, attn='local', shared_qk=False, ff_chunks=4)),
+    'enwik8-reformer-local': Experiment('lm', "the Reformer with every other layer local, like the authors' enwik8 model (local: separate Q, K)", dict(_LSH, attn=('local', 'lsh'), shared_qk=False, n_rounds=2, ff_chunks=4)),
+    'enwik8-local': Experiment('lm', 'control: the Reformer with every layer local, no hashing', dict(_LSH, attn='local', shared_qk=False, ff_chunks=4)),
     'enwik8-deep': Experiment('lm', 'Figure 5 left (depth): the Reformer with twice the layers of its preset (24 at paper scale)',
                               dict(_LSH, n_rounds=2), layers=dict(tiny=4, cpu=4, small=12, paper=24)),
 }
@@ -430,6 +429,12 @@ def trained_with(cfg:ExperimentConfig, # the experiment
     "The mode that evaluates a run as trained: its number of hash rounds, or 'full' when no layer hashes (local layers stay local)."
     return cfg.model.n_rounds if any(layer_attn(cfg.model, i) == 'lsh' for i in range(cfg.model.n_layers)) else 'full'
 
+def attention_name(model:ReformerConfig, # a model's config
+                  ) -> str:
+    "How a model's attention reads in tables: 'Full', 'LSH-2', 'Local', or its layer pattern, e.g. 'Local + LSH-2'."
+    names = [{'full': 'Full', 'local': 'Local', 'lsh': f'LSH-{model.n_rounds}'}[layer_attn(model, i)] for i in range(model.n_layers)]
+    return ' + '.join(dict.fromkeys(names))
+
 def _eval_metrics(cfg:ExperimentConfig) -> list:
     "New metric objects for the final evaluation of `cfg`'s task."
     return [MaskedAccuracy()] if cfg.data.task == 'duplication' else [BitsPerChar(), MaskedAccuracy()]
@@ -453,12 +458,12 @@ def results_table(cfg:ExperimentConfig, # the experiment
     spread = f'; LSH: mean ± std over {seeds} hash seeds' if seeds > 1 else ''
     if cfg.data.task == 'duplication':
         title = f'masked accuracy, duplication task |w|={cfg.data.w_len} ({cfg.preset} preset), {cfg.data.n_valid} held-out sequences{spread}'
-        rows = [[f'{_mode_name(trained_with(cfg))} (this run)'] + [format_result(results[m], 'masked_accuracy') for m in modes]]
+        rows = [[f'{attention_name(cfg.model)} (this run)'] + [format_result(results[m], 'masked_accuracy') for m in modes]]
         paper = PAPER_TABLE2.get(trained_with(cfg))
         if paper: rows.append([f'{_mode_name(trained_with(cfg))} (paper, |w|=511)'] + [f'{paper[m]}%' if m in paper else '' for m in modes])
     else:
         title = f'bits per character on the validation split ({cfg.preset} preset){spread}'
-        rows = [[f'{_mode_name(trained_with(cfg))} (this run)'] + [format_result(results[m], 'bpc') for m in modes]]
+        rows = [[f'{attention_name(cfg.model)} (this run)'] + [format_result(results[m], 'bpc') for m in modes]]
     w = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = lambda r: '  '.join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r))
     return '\n'.join([title, line(head), '  '.join('-' * x for x in w)] + [line(r) for r in rows])
@@ -707,7 +712,7 @@ def evaluate_run(run_dir:str|Path, # a run folder
     cfg, seeds = _run_config(run_dir), check_seeds(seeds)
     modes = check_eval_modes(modes or cfg.eval_modes, cfg.model, 'modes')
     dev = _device(device)
-    say(f'run {run_dir}: {cfg.name} ({cfg.preset} preset), trained with {_mode_name(trained_with(cfg))}')
+    say(f'run {run_dir}: {cfg.name} ({cfg.preset} preset), trained with {attention_name(cfg.model)}')
     model, source = _trained_model(run_dir, cfg)
     say(f'weights: {source}')
     dls = make_dataloaders(cfg.data, dev, valid_only=True)
