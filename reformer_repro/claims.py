@@ -5,7 +5,7 @@
 # %% ../nbs/18_claims.ipynb #1e6a8f8b
 from __future__ import annotations
 import csv, json
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 from .core import InputError
 from .runs import atomic_write_text, read_json
@@ -163,6 +163,9 @@ def lm_claims(res:dict, # `load_suite('lm')`
     within('reformer-local', 'transformer', 3, "The Reformer as the authors trained it on enwik8, with local attention in the layers between "
            "LSH layers, performs on par with the Transformer (criterion: within 3%; the layer pattern is in the authors' code, not the paper's text)",
            "authors' enwik8 configuration", 'layers local, local, LSH, local in the model behind the enwik8 results', also='local')
+    if (r := relative(bpc, 'reformer-local', 'local')):                # the all-local control: does the LSH layer help?
+        out[-1] = replace(out[-1], ours=out[-1].ours + (' (the all-local control: the LSH layer does not help at this size)'
+                                                                    if sum(r) > 0 else ' (the all-local control: the LSH layer helps)'))
     r = relative(bpc, 'deep', 'lsh2')
     out.append(Claim('Deeper Reformers are better (criterion: 4 layers below 2 layers for every seed)', 'Figure 5, left',
                      'bits per character fall as layers are added (enwik8)',
