@@ -14,11 +14,11 @@ from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
 __all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
-           'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'full_attention', 'bucket_factors',
-           'check_rounds', 'hash_rotations', 'rotate_buckets', 'hash_buckets', 'look_around', 'sort_by_bucket',
-           'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds', 'lsh_attention', 'code_chunks', 'meetings',
-           'check_buckets', 'LSHAttention', 'FullAttention', 'local_attention', 'LocalAttention', 'check_heads',
-           'SelfAttention', 'AttentionCache', 'decode_attention']
+           'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'check_norm_keys', 'keys_and_scale',
+           'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations', 'rotate_buckets', 'hash_buckets',
+           'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds',
+           'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention', 'FullAttention',
+           'local_attention', 'LocalAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
 
 # %% ../nbs/03_attention.ipynb #6dd6b5b9
 def mask_values(dtype:torch.dtype, # the dtype of the attention logits
@@ -123,6 +123,23 @@ def check_scale(scale, # a logit scale, or None for `logit_scale`'s default
         raise InputError(f"scale must be a positive finite number (or None: 1 with unit keys, else 1/sqrt(d)), got {scale!r}")
     return float(scale)
 
+def check_norm_keys(norm_keys, # True, False, or None for "exactly with shared QK"
+                   ) -> bool|None:
+    "`norm_keys` if it is True, False or None, else an `InputError`."
+    if norm_keys is None or isinstance(norm_keys, bool): return norm_keys
+    raise InputError(f"norm_keys must be True, False or None (unit keys exactly with shared QK), got {norm_keys!r}")
+
+def keys_and_scale(q:torch.Tensor, # (..., d) queries
+                   k:torch.Tensor|None, # (..., d) keys, or None with shared QK
+                   shared_qk:bool, # the keys are the queries
+                   norm_keys:bool|None=None, # scale the keys to unit length; None: exactly with shared QK
+                   scale:float|None=None, # an explicit logit scale, which wins
+                  ) -> tuple: # the keys, the logit scale
+    "The keys a full or local layer attends with, and its logit scale: unit keys (section 2) and 1, or raw keys and 1/sqrt(d)."
+    norm = shared_qk if check_norm_keys(norm_keys) is None else norm_keys
+    k = q if shared_qk else k
+    return unit_keys(k) if norm else k, logit_scale(q.shape[-1], norm, scale)
+
 # %% ../nbs/03_attention.ipynb #af057964
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
                    k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared_qk
@@ -131,13 +148,13 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
                    mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                    shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
                    dropout_p:float=0., # dropout on the attention weights
-                   scale:float|None=None, # logit scale; default `logit_scale`: 1 with shared QK, else 1/sqrt(d)
+                   scale:float|None=None, # logit scale; default `logit_scale`: 1 with unit keys, else 1/sqrt(d)
+                   norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
                   ) -> torch.Tensor: # (b, h, n, d)
     "Softmax attention over all pairs, on torch's `scaled_dot_product_attention`."
     b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
-    scale = logit_scale(d, shared_qk, scale)
+    k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
     dropout_p = check_prob('dropout_p', dropout_p)
-    if shared_qk: k = unit_keys(q)                                    # k_j = q_j / ||q_j||
     if not shared_qk and mask is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
     bias = attention_bias(n, causal, mask, shared_qk, q.dtype, q.device)  # (b|1, 1, n, n)
@@ -701,10 +718,12 @@ class FullAttention(nn.Module):
                  causal:bool=False, # mask keys after the query
                  shared_qk:bool=False, # keys are the unit-normalised queries, with the self rule
                  dropout:float=0., # dropout on the attention weights, in training only
-                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with shared QK, else 1/sqrt(d))
+                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with unit keys, else 1/sqrt(d))
+                 norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
                 ):
         super().__init__()
         self.causal, self.shared_qk, self.dropout, self.scale = causal, shared_qk, check_prob('dropout', dropout), check_scale(scale)
+        self.norm_keys = check_norm_keys(norm_keys)
 
     def forward(self,
                 q:torch.Tensor, # (b, h, n, d) queries
@@ -713,7 +732,7 @@ class FullAttention(nn.Module):
                 mask:torch.Tensor|None=None, # (b, n) bool padding mask, True for real tokens
                ) -> torch.Tensor: # (b, h, n, d)
         "Attention of `q` over `k` (the normalised `q` with shared QK) and `v`."
-        return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0., self.scale)
+        return full_attention(q, k, v, self.causal, mask, self.shared_qk, self.dropout if self.training else 0., self.scale, self.norm_keys)
 
 # %% ../nbs/03_attention.ipynb #9460029c
 def local_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
@@ -726,14 +745,14 @@ def local_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when share
                     before:int=1, # chunks behind that each chunk attends to
                     after:int=0, # chunks ahead that each chunk attends to
                     dropout_p:float=0., # dropout on the attention weights
-                    scale:float|None=None, # logit scale; default `logit_scale`: 1 with shared QK, else 1/sqrt(d)
+                    scale:float|None=None, # logit scale; default `logit_scale`: 1 with unit keys, else 1/sqrt(d)
+                    norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
                    ) -> torch.Tensor: # (b, h, n, d)
     "Attention of each chunk of c consecutive positions over itself and its `before` and `after` neighbours."
     b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
     c = min(check_int('chunk_size', chunk_size), n)
     before, after, dropout_p = check_int('before', before, 0), check_int('after', after, 0), check_prob('dropout_p', dropout_p)
-    scale = logit_scale(d, shared_qk, scale)
-    if shared_qk: k = unit_keys(q)                                    # k_j = q_j / ||q_j||
+    k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
     N = -(-n // c) * c                                                # whole chunks; the padding is masked
     real = q.new_ones(b, n, dtype=torch.bool) if mask is None else mask
     if N > n: q, k, v, real = F.pad(q, (0, 0, 0, N - n)), F.pad(k, (0, 0, 0, N - n)), F.pad(v, (0, 0, 0, N - n)), F.pad(real, (0, N - n))
@@ -761,11 +780,13 @@ class LocalAttention(nn.Module):
                  before:int=1, # chunks behind that each chunk attends to
                  after:int=0, # chunks ahead that each chunk attends to
                  dropout:float=0., # dropout on the attention weights, in training only
-                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with shared QK, else 1/sqrt(d))
+                 scale:float|None=None, # logit scale; None: `logit_scale` (1 with unit keys, else 1/sqrt(d))
+                 norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
                 ):
         super().__init__()
         self.chunk_size, self.before, self.after = check_int('chunk_size', chunk_size), check_int('before', before, 0), check_int('after', after, 0)
         self.causal, self.shared_qk, self.dropout, self.scale = causal, shared_qk, check_prob('dropout', dropout), check_scale(scale)
+        self.norm_keys = check_norm_keys(norm_keys)
 
     def forward(self,
                 q:torch.Tensor, # (b, h, n, d) queries
@@ -775,7 +796,7 @@ class LocalAttention(nn.Module):
                ) -> torch.Tensor: # (b, h, n, d)
         "Attention of each chunk of `q` over its window of `k` and `v`."
         return local_attention(q, k, v, self.chunk_size, self.causal, mask, self.shared_qk, self.before, self.after,
-                               self.dropout if self.training else 0., self.scale)
+                               self.dropout if self.training else 0., self.scale, self.norm_keys)
 
 # %% ../nbs/03_attention.ipynb #26f603f7
 def check_heads(d_model:int, # the model width
@@ -906,9 +927,10 @@ def decode(self:FullAttention,
     "Attention of the next positions over the cache and themselves; the first call is `forward` itself."
     _check_decode(self, q, k, v, cache, self.shared_qk)
     t = cache.length
-    keys, values, _ = cache.append(unit_keys(q) if self.shared_qk else k, v)
-    if t == 0: return full_attention(q, k, v, True, None, self.shared_qk, scale=self.scale)
-    return decode_attention(q, keys, values, self.shared_qk, scale=self.scale)
+    kn, scale = keys_and_scale(q, k, self.shared_qk, self.norm_keys, self.scale)
+    keys, values, _ = cache.append(kn, v)
+    if t == 0: return full_attention(q, k, v, True, None, self.shared_qk, scale=self.scale, norm_keys=self.norm_keys)
+    return decode_attention(q, keys, values, self.shared_qk, scale=scale)
 
 @patch
 def decode(self:LSHAttention,
@@ -942,9 +964,10 @@ def decode(self:LocalAttention,
     "Attention of the next positions over the held keys of their chunk and the `before` chunks behind it."
     _check_decode(self, q, k, v, cache, self.shared_qk)
     t = cache.length
-    keys, values, _ = cache.append(unit_keys(q) if self.shared_qk else k, v)
-    if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale)
+    kn, scale = keys_and_scale(q, k, self.shared_qk, self.norm_keys, self.scale)
+    keys, values, _ = cache.append(kn, v)
+    if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale, norm_keys=self.norm_keys)
     c, L = self.chunk_size, cache.length
     i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]
     window = (j // c >= i // c - self.before).to(torch.uint8)         # (m, L): one count per key in the window; causal masks the rest
-    return decode_attention(q, keys, values, self.shared_qk, window, scale=self.scale)
+    return decode_attention(q, keys, values, self.shared_qk, window, scale=scale)

@@ -180,11 +180,13 @@ def leak_table(res:dict, # what `leak_analysis` returned (or its JSON)
 
 # %% ../nbs/17_claims_lm.ipynb #f5d5717b
 SUITE_COMMAND = 'reformer-repro suite lm'
-LM_CONFIGS = ('transformer', 'shared-qk', 'shared-qk-sqrt-d', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep', 'reformer-local', 'local')
-PAPER_FIGURE = {'transformer': 'Fig. 3 (baseline)', 'shared-qk': 'Fig. 3 left', 'shared-qk-sqrt-d': 'Fig. 3 left, ablation', 'reversible': 'Fig. 3 right',
+LM_CONFIGS = ('transformer', 'shared-qk', 'shared-qk-sqrt-d', 'unit-keys', 'shared-qk-raw-keys', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep', 'reformer-local', 'local')
+PAPER_FIGURE = {'transformer': 'Fig. 3 (baseline)', 'shared-qk': 'Fig. 3 left', 'shared-qk-sqrt-d': 'Fig. 3 left, ablation', 'unit-keys': 'Fig. 3 left, ablation',
+                'shared-qk-raw-keys': 'Fig. 3 left, ablation', 'reversible': 'Fig. 3 right',
                 **{f'lsh{r}': 'Fig. 4' for r in (1, 2, 4, 8)}, 'reformer': 'Fig. 5 left', 'deep': 'Fig. 5 left',
                 'reformer-local': "authors' code", 'local': 'control'}
 LABELS = {'transformer': 'Transformer (baseline)', 'shared-qk': 'full attention, shared QK', 'shared-qk-sqrt-d': 'shared QK, logits / sqrt(d)',
+          'unit-keys': 'separate QK, unit keys', 'shared-qk-raw-keys': 'shared QK, raw keys',
           'reversible': 'reversible',
           **{f'lsh{r}': f'LSH-{r}' for r in (1, 2, 4, 8)}, 'reformer': 'Reformer, 2 layers', 'deep': 'Reformer, 4 layers',
           'reformer-local': 'Reformer, local + LSH-2 layers', 'local': 'local layers only'}
@@ -343,7 +345,7 @@ def plot_curves(root:str|Path, # the results folder, e.g. results/lm
 
 # %% ../nbs/17_claims_lm.ipynb #950f3801
 FIGURES = {  # figure -> its panels: (title, configs)
-    '3': (('Figure 3 left: shared QK', ('transformer', 'shared-qk', 'shared-qk-sqrt-d')), ('Figure 3 right: reversible layers', ('transformer', 'reversible'))),
+    '3': (('Figure 3 left: shared QK', ('transformer', 'shared-qk', 'shared-qk-sqrt-d', 'unit-keys', 'shared-qk-raw-keys')), ('Figure 3 right: reversible layers', ('transformer', 'reversible'))),
     '4': (('Figure 4: hash rounds', ('shared-qk', 'lsh8', 'lsh4', 'lsh2', 'lsh1')),),
     '5 left': (('Figure 5 left: depth', ('transformer', 'reformer', 'deep')),),
     'local': (("Local layers: the authors' enwik8 model", ('transformer', 'reformer', 'reformer-local', 'local')),),

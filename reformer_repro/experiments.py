@@ -12,7 +12,7 @@ from .core import InputError, IntegrityError, ReproError, RunError, StorageError
 from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, shakespeare, text_corpus
 from .tokenizers import ByteTokenizer
 from .attention import MAX_ROUNDS
-from .models import LanguageModel, ReformerConfig, ReformerLM, layer_attn
+from .models import LanguageModel, ReformerConfig, ReformerLM, layer_attn, lsh_refused
 from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, load_checkpoint,
                                  new_run_dir, read_manifest, wandb_callbacks, wandb_mode, write_manifest)
 from .evaluation import BitsPerChar, MaskedAccuracy, Perplexity, evaluate_seeds, masked_cross_entropy
@@ -66,7 +66,7 @@ EVAL_SEEDS = (0, 1, 2)  # hash seeds of the final evaluation: LSH modes report t
 PRESETS = ('tiny', 'cpu', 'small', 'paper')
 
 def check_eval_modes(modes, # 'full' and/or numbers of hash rounds
-                     model:ReformerConfig|None=None, # the model to evaluate (LSH needs shared QK)
+                     model:ReformerConfig|None=None, # the model to evaluate (`lsh_refused` says when LSH cannot)
                      what:str='eval_modes', # the name in messages
                     ) -> tuple:
     "The evaluation modes as a tuple, or an `InputError` naming the bad one."
@@ -78,13 +78,8 @@ def check_eval_modes(modes, # 'full' and/or numbers of hash rounds
         if isinstance(m, str) and m.lower() == 'full': m = 'full'
         else:
             m = check_int(f"{what} (each 'full' or a number of hash rounds)", m, 1, MAX_ROUNDS)
-            kinds = set() if model is None else {layer_attn(model, i) for i in range(model.n_layers)}
-            if 'full' in kinds and not model.shared_qk:
-                raise InputError(f"{what}: LSH-{m} needs shared query-keys, but this model has shared_qk=False (separate Q and K); "
-                                 "evaluate it with 'full' only")
-            if kinds == {'local'}:
-                raise InputError(f"{what}: LSH-{m} would change no layer of this model: every layer is local attention, which "
-                                 "no mode replaces; evaluate it with 'full' only, the model as trained (--set eval_modes=full)")
+            if model is not None and (why := lsh_refused(model)):
+                raise InputError(f"{what}: LSH-{m} cannot evaluate this model: {why}; evaluate it with 'full' only (--set eval_modes=full)")
         if m in out: raise InputError(f'{what} lists {m!r} twice')
         out.append(m)
     return tuple(out)
@@ -208,6 +203,10 @@ EXPERIMENTS = {
     'enwik8-shared-qk': Experiment('lm', 'Figure 3 left: full attention with shared QK', dict(attn='full', shared_qk=True, reversible=False)),
     'enwik8-shared-qk-sqrt-d': Experiment('lm', "Figure 3 left, ablation: shared QK with eq. (1)'s 1/sqrt(d) on the unit keys (reformer_pytorch's scale)",
                                           dict(attn='full', shared_qk=True, reversible=False, shared_qk_sqrt_d=True)),
+    'enwik8-unit-keys': Experiment('lm', 'Figure 3 left, ablation: the Transformer with unit-length keys and logit scale 1 (separate Q and K)',
+                                   dict(attn='full', shared_qk=False, reversible=False, norm_keys=True)),
+    'enwik8-shared-qk-raw-keys': Experiment('lm', 'Figure 3 left, ablation: shared QK with raw keys (k = q, 1/sqrt(d), the self rule kept)',
+                                            dict(attn='full', shared_qk=True, reversible=False, norm_keys=False)),
     'enwik8-reversible': Experiment('lm', 'Figure 3 right: full attention, reversible layers', dict(attn='full', shared_qk=False, reversible=True)),
     **{f'enwik8-lsh{r}': Experiment('lm', f'Figure 4: LSH attention with {r} hash round{"s" * (r > 1)} (shared QK, reversible)',
                                     dict(_LSH, n_rounds=r)) for r in (1, 2, 4, 8)},
@@ -235,9 +234,7 @@ def get_experiment(name:str, # a key of `EXPERIMENTS`
     if exp.layers: model['n_layers'] = exp.layers[preset]
     if model.get('ff_chunks', 1) > 1 and exp.task == 'lm' and 'ff_chunks' not in exp.model: model['ff_chunks'] = 1
     mcfg = ReformerConfig(**model)
-    kinds = {layer_attn(mcfg, i) for i in range(mcfg.n_layers)}
-    modes = EVAL_MODES if 'lsh' in kinds or ('full' in kinds and mcfg.shared_qk) else ('full',)  # LSH modes need shared QK
-    return ExperimentConfig(name, preset, mcfg, data, train, modes)
+    return ExperimentConfig(name, preset, mcfg, data, train, ('full',) if lsh_refused(mcfg) else EVAL_MODES)
 
 # %% ../nbs/11_experiments.ipynb #52f4f3e7
 def _type_name(tp) -> str: return getattr(typing.get_origin(tp), '__name__', None) or getattr(tp, '__name__', str(tp))

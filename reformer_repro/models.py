@@ -21,7 +21,8 @@ from .reversible import ReversibleBlock, ReversibleSequence
 
 # %% auto #0
 __all__ = ['ATTN_KINDS', 'FORMAT', 'FORMAT_VERSION', 'WEIGHTS', 'CONFIG', 'ReformerConfig', 'layer_attn', 'check_mode',
-           'attention_core', 'init_weights', 'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM', 'DecodeCache']
+           'lsh_refused', 'attention_core', 'init_weights', 'LanguageModel', 'check_ids', 'ReformerLM', 'TransformerLM',
+           'DecodeCache']
 
 # %% ../nbs/06_models.ipynb #f909d2f4
 @dataclass
@@ -36,6 +37,7 @@ class ReformerConfig:
     attn:str|tuple='lsh' # 'lsh', 'full' or 'local'; or a pattern cycled over the layers, e.g. ('local', 'lsh')
     shared_qk:bool=True # queries = keys, keys unit-normalised (section 2), in full and local layers; LSH layers always share
     shared_qk_sqrt_d:bool=False # shared QK: divide the logits by sqrt(d) too, as eq. (1) (reformer_pytorch); the authors' code does not
+    norm_keys:bool|None=None # full and local layers: unit keys, logit scale 1; None: exactly with shared QK; LSH layers always
     causal:bool=True # a language model: no token sees later ones
     reversible:bool=True # RevNet layers (section 3); False: ordinary residuals
     ff_chunks:int=1 # feed-forward computed in this many chunks of the sequence (section 3)
@@ -109,6 +111,11 @@ def validate(self:ReformerConfig) -> ReformerConfig:
     if kinds == {'lsh'} and not self.shared_qk:
         raise InputError(f"{_f('shared_qk')}: LSH attention hashes shared query-keys; set shared_qk=True, or use attn='full' for separate keys")
     if self.local_chunk_size is not None: check_int(_f('local_chunk_size'), self.local_chunk_size)
+    if self.norm_keys is not None and not isinstance(self.norm_keys, bool):
+        raise InputError(f"{_f('norm_keys')} must be True, False or None (unit keys exactly with shared QK), got {self.norm_keys!r}")
+    if self.norm_keys is False and kinds == {'lsh'}:
+        raise InputError(f"{_f('norm_keys')}=False: LSH layers always hash unit keys, and this model has no other layer; "
+                         "set norm_keys=None, or use attn='full' for raw shared keys")
     if self.shared_qk_sqrt_d and not self.shared_qk and 'lsh' not in kinds:
         raise InputError(f"{_f('shared_qk_sqrt_d')} changes the logit scale of shared-QK attention only; separate queries and keys "
                          "always use eq. (1)'s 1/sqrt(d): set shared_qk_sqrt_d=False, or shared_qk=True")
@@ -150,16 +157,25 @@ def from_dict(cls:ReformerConfig, d:dict) -> ReformerConfig:
 def check_mode(mode:str|int|None, # None, 'full', or a number of hash rounds
                cfg:ReformerConfig, # the model's config
               ) -> str|int|None:
-    "An attention mode: None (as configured), 'full', or LSH with `mode` rounds, which needs shared QK in full layers."
+    "An attention mode: None (as configured), 'full', or LSH with `mode` rounds where `lsh_refused` allows it."
     if mode is None or (isinstance(mode, str) and mode == 'full'): return mode
     msg = f"mode must be None (as trained), 'full', or a number of hash rounds in [1, {MAX_ROUNDS}], got {mode!r}"
     if isinstance(mode, str): raise InputError(msg)
     try: mode = check_rounds(mode, 'mode')
     except InputError: raise InputError(msg) from None
-    if not cfg.shared_qk and 'full' in _kinds(cfg):
-        raise InputError(f"mode={mode} asks for LSH attention, which hashes shared query-keys; this model's full-attention layers "
-                         "have separate query and key projections (shared_qk=False): evaluate it with mode=None or mode='full'")
+    if why := lsh_refused(cfg): raise InputError(f"mode={mode} asks for LSH attention, but {why}: evaluate it with mode=None or mode='full'")
     return mode
+
+def lsh_refused(cfg:ReformerConfig, # the model's config
+               ) -> str|None: # why LSH modes cannot evaluate this model, or None when they can
+    "Why evaluating with LSH would not compute the trained function (or change nothing), or None."
+    kinds = _kinds(cfg)
+    if 'full' in kinds and not cfg.shared_qk:
+        return "LSH hashes shared query-keys and this model's full-attention layers have separate query and key projections (shared_qk=False)"
+    if 'full' in kinds and cfg.norm_keys is False:
+        return "LSH attends with unit keys and this model's full-attention layers were trained with raw keys (norm_keys=False)"
+    if kinds == {'local'}: return 'every layer is local attention, which no mode replaces'
+    return None
 
 def attention_core(cfg:ReformerConfig, # the model's config
                    i:int, # the layer's index; its hash stream starts at derive_seed(cfg.seed, 'lsh', i)
@@ -171,9 +187,10 @@ def attention_core(cfg:ReformerConfig, # the model's config
     scale = (cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
     shared = cfg.shared_qk or kind == 'lsh'                           # an LSH layer's weights are shared-QK weights
     if kind == 'local':                                               # not an approximation of full attention: no mode changes it
-        return LocalAttention(cfg.local_chunk_size or cfg.chunk_size, cfg.causal, shared, dropout=cfg.attn_dropout, scale=scale)
+        return LocalAttention(cfg.local_chunk_size or cfg.chunk_size, cfg.causal, shared, dropout=cfg.attn_dropout, scale=scale, norm_keys=cfg.norm_keys)
     if mode is None: mode = cfg.n_rounds if kind == 'lsh' else 'full'
-    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=shared, dropout=cfg.attn_dropout, scale=scale)
+    norm = None if kind == 'lsh' else cfg.norm_keys                   # an LSH layer's weights were trained on unit keys
+    if mode == 'full': return FullAttention(causal=cfg.causal, shared_qk=shared, dropout=cfg.attn_dropout, scale=scale, norm_keys=norm)
     return LSHAttention(mode, cfg.chunk_size, cfg.n_buckets, causal=cfg.causal, dedup=cfg.lsh_dedup,
                         dropout=cfg.attn_dropout, seed=derive_seed(cfg.seed, 'lsh', i), scale=scale)
 
@@ -280,7 +297,7 @@ class TransformerLM(LanguageModel):
                                  f"use cfg.baseline() (sets {_BASELINE}) or ReformerLM for these switches")
         super().__init__(cfg)
 
-_BASELINE = dict(attn='full', shared_qk=False, shared_qk_sqrt_d=False, reversible=False, ff_chunks=1)
+_BASELINE = dict(attn='full', shared_qk=False, shared_qk_sqrt_d=False, norm_keys=None, reversible=False, ff_chunks=1)
 
 @patch
 def baseline(self:ReformerConfig,

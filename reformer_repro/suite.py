@@ -51,7 +51,7 @@ class Suite:
 
 # %% ../nbs/15_suite.ipynb #a2c8db15
 _DUP_ROWS = ('full', 'lsh4', 'lsh2', 'lsh1')
-_LM_CONFIGS = ('transformer', 'shared-qk', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep', 'shared-qk-sqrt-d', 'reformer-local', 'local')
+_LM_CONFIGS = ('transformer', 'shared-qk', 'reversible', 'lsh1', 'lsh2', 'lsh4', 'lsh8', 'reformer', 'deep', 'shared-qk-sqrt-d', 'reformer-local', 'local', 'unit-keys', 'shared-qk-raw-keys')
 SEEDS = (0, 1)
 MORE_SEEDS = {'shared-qk': (2, 3)} # where the first two seeds left the difference to the baseline near its criterion
 
