@@ -142,6 +142,9 @@ def lm_claims(res:dict, # `load_suite('lm')`
         out.append(Claim(claim, source, paper, ours, _verdict(ok), setting, cmd))
     within('shared-qk', 'transformer', 2, 'Shared-QK attention does not hurt (criterion: within 2% of the baseline’s bits per character)',
            'Figure 3, left', 'curves on enwik8 and imagenet64: no loss from sharing')
+    apart = [f'{what} {_rel(r)}' for c, what in (('unit-keys', 'separate QK with unit keys'), ('shared-qk-raw-keys', 'shared QK with raw keys'))
+             if (r := relative(bpc, c, 'transformer'))]                 # which of the two changes of shared QK costs
+    if apart: out[-1] = replace(out[-1], ours=out[-1].ours + '; each change alone, vs the Transformer: ' + ', '.join(apart))
     within('reversible', 'transformer', 2, 'Reversible layers do not hurt (criterion: within 2% of the baseline)',
            'Figure 3, right', 'curves on enwik8 and imagenet64: no loss from reversibility')
     within('lsh8', 'shared-qk', 2, 'LSH-8 nearly matches full attention (criterion: within 2% of shared-QK full attention)',
