@@ -4,21 +4,22 @@
 
 # %% ../nbs/17_claims_lm.ipynb #f2545a9d
 from __future__ import annotations
-import csv, json, math, re, statistics
+import contextlib, csv, json, math, re, statistics
 from pathlib import Path
 import torch
 from torch import Tensor
 from .core import InputError, IntegrityError, ReproError, check_int, derive_seed, make_generator
 from .data import IGNORE_INDEX
 from .models import LanguageModel
+from .attention import LSHAttention, sort_by_bucket
 from .evaluation import mode_label
 from .experiments import ExperimentConfig, attention_name, check_seeds, load_run, make_dataloaders, trained_with
 
 # %% auto #0
 __all__ = ['THRESHOLD', 'REPLICATION_SEEDS', 'SUITE_COMMAND', 'LM_CONFIGS', 'PAPER_FIGURE', 'LABELS', 'FIGURES', 'leak_positions',
-           'paired_logits', 'causal_leak', 'leak_analysis', 'leak_replication', 'leak_table', 'MissingResults',
-           'result_dirs', 'lm_results', 'ablation_table', 'cross_table', 'read_curves', 'running_mean', 'plot_curves',
-           'plot_figure']
+           'paired_logits', 'causal_leak', 'leak_analysis', 'leak_replication', 'leak_table', 'window_neighbours',
+           'neighbour_recall', 'recall_analysis', 'recall_table', 'MissingResults', 'result_dirs', 'lm_results',
+           'ablation_table', 'cross_table', 'read_curves', 'running_mean', 'plot_curves', 'plot_figure']
 
 # %% ../nbs/17_claims_lm.ipynb #e8a50b86
 THRESHOLD = 1e-5  # a position "changed" when its largest |Δlogit| (fp32) is above this: far above summation-order noise
@@ -177,6 +178,69 @@ def leak_table(res:dict, # what `leak_analysis` returned (or its JSON)
             f"{r['diff']:+.4f} ± {r['diff_se']:.4f} | {r['abs_diff']:.4f} | {r['changed']:.1%} | {r['max_dlogit']:.2g} |" for k, r in res['runs'].items()]
     return (f"{res['n_positions']} (window, position) pairs per hash seed, seeds {', '.join(map(str, res['seeds']))}; "
             f"a position changed when a logit moved by more than {res['threshold']:g}; differences in bits, future replaced minus real\n\n" + '\n'.join([head] + rows))
+
+# %% ../nbs/17_claims_lm.ipynb #9e89dcf1
+def window_neighbours(buckets:Tensor, # (b, h, r, n) the buckets of one call
+                      chunk_size:int, # c, the layer's chunk length (capped at n)
+                      max_distance:int, # D
+                      before:int=1, # chunks behind that each chunk attends to
+                      after:int=0, # chunks ahead that each chunk attends to
+                     ) -> Tensor: # (D,) for δ = 1..D: the fraction of (example, head, position) with key i - δ visible
+    "How often key i − δ is in query i's window of sorted chunks in at least one hash round, for δ = 1..D."
+    n = buckets.shape[-1]
+    c, D = min(check_int('chunk_size', chunk_size), n), check_int('max_distance', max_distance, 1, n - 1)
+    chunk = sort_by_bucket(buckets.long())[2] // c                     # (b, h, r, n): each position's chunk in each round
+    gap = lambda d: chunk[..., d:] - chunk[..., :-d]                   # chunk(i) - chunk(i - d), i = d .. n-1
+    return torch.stack([((gap(d) >= -after) & (gap(d) <= before)).any(2).float().mean() for d in range(1, D + 1)])
+
+# %% ../nbs/17_claims_lm.ipynb #f9fdc21e
+def neighbour_recall(model:LanguageModel, # a trained model with LSH layers
+                     dl, # batches (x, y) of windows, e.g. the validation loader
+                     max_distance:int=16, # D: distances 1..D
+                     seed:int=0, # the hash seed (`hash_seed`) of the pass
+                    ) -> dict: # layers, distances, recall per LSH layer and distance, and the mean over layers
+    "`window_neighbours` of every LSH layer of `model`, averaged over the windows of `dl`: how often each layer can see δ bytes back."
+    layers = [(i, sa.core) for i, sa in enumerate(model.attention_layers()) if isinstance(sa.core, LSHAttention)]
+    if not layers: raise InputError('neighbour_recall measures LSH layers, and this model has none: full and local attention see every recent byte')
+    sums, seen, was = torch.zeros(len(layers), check_int('max_distance', max_distance)), 0, model.training
+    model.eval()
+    try:
+        with torch.no_grad(), model.hash_seed(seed):
+            for x, *_ in dl:
+                with contextlib.ExitStack() as stack:
+                    recs = [stack.enter_context(core.record_randomness()) for _, core in layers]
+                    model(x)
+                for k, ((_, core), rec) in enumerate(zip(layers, recs)):
+                    sums[k] += window_neighbours(rec[0], core.chunk_size, max_distance, core.before, core.after) * x.shape[0]
+                seen += x.shape[0]
+    finally: model.train(was)
+    recall = sums / max(seen, 1)
+    return dict(layers=[i for i, _ in layers], distances=list(range(1, max_distance + 1)), recall=recall.tolist(), mean=recall.mean(0).tolist())
+
+def recall_analysis(run_dirs:dict, # key -> folder of a trained LSH language-model run
+                    max_distance:int=16, # D
+                    log=None, # called with a line per run (None: quiet)
+                   ) -> dict: # JSON-able: per run its experiment, attention and `neighbour_recall` on the validation split
+    "`neighbour_recall` of every run on its validation split, hash seed 0."
+    if not isinstance(run_dirs, dict) or not run_dirs:
+        raise InputError(f'run_dirs must be a non-empty dict of key -> run folder, e.g. {{"lsh4-seed0": "runs/.../enwik8-lsh4-cpu-..."}}, got {run_dirs!r}')
+    runs = {}
+    for key, run_dir in run_dirs.items():
+        cfg, model = load_run(run_dir)
+        dl = make_dataloaders(cfg.data, torch.device('cpu'), valid_only=True).valid
+        runs[key] = dict(experiment=cfg.name, attention=attention_name(cfg.model), chunk_size=cfg.model.chunk_size, **neighbour_recall(model, dl, max_distance))
+        if log: log(f"{key}: {runs[key]['attention']}, previous byte seen at {runs[key]['mean'][0]:.1%} of positions")
+    return dict(max_distance=max_distance, runs=runs)
+
+def recall_table(res:dict, # what `recall_analysis` returned (or its JSON)
+                 distances=(1, 2, 4, 8, 16), # the columns
+                ) -> str: # markdown
+    "The fraction of positions whose key δ bytes back is in their LSH window, per run (mean over its LSH layers)."
+    ds = [d for d in distances if d <= res['max_distance']]
+    rows = [f"| {k} | {r['attention']} | " + ' | '.join(f"{r['mean'][d - 1]:.1%}" for d in ds) + ' |' for k, r in res['runs'].items()]
+    return ('Fraction of positions whose key δ bytes back is in their attended window in at least one hash round (validation '
+            'split, hash seed 0, mean over LSH layers); full and local attention: 100% at every δ shown.\n\n'
+            f"| run | attention | {' | '.join(f'δ = {d}' for d in ds)} |\n|---|---|{'---:|' * len(ds)}\n" + '\n'.join(rows))
 
 # %% ../nbs/17_claims_lm.ipynb #f5d5717b
 SUITE_COMMAND = 'reformer-repro suite lm'

@@ -68,7 +68,9 @@ SUITES = {
         (SuiteAnalysis('causal_leak', 'reformer_repro.claims_lm:leak_analysis',
                        tuple(f'{c}-seed{s}' for s in SEEDS for c in ('transformer', 'shared-qk', 'lsh1', 'lsh2', 'lsh4', 'lsh8'))),
          SuiteAnalysis('causal_leak_replication', 'reformer_repro.claims_lm:leak_replication',
-                       tuple(f'{c}-seed{s}' for s in SEEDS for c in ('lsh1', 'lsh2', 'lsh4', 'lsh8'))))),
+                       tuple(f'{c}-seed{s}' for s in SEEDS for c in ('lsh1', 'lsh2', 'lsh4', 'lsh8'))),
+         SuiteAnalysis('neighbour_recall', 'reformer_repro.claims_lm:recall_analysis',      # a diagnostic: one seed
+                       tuple(f'{c}-seed0' for c in ('lsh1', 'lsh2', 'lsh4', 'lsh8'))))),
 }
 
 def get_suite(name:str, # a key of `SUITES`
