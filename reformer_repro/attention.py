@@ -917,6 +917,14 @@ def _check_decode(core, q, k, v, cache, shared_qk):
                                          "layer's earlier outputs change with every new token, so recompute instead")
     return check_qkv(q, k, v, None, shared_qk)
 
+def _hold(core, q, k, v, cache) -> tuple: # positions held before, keys and values of all positions, the logit scale
+    "A full or local core's decoding step: check it, and store the new keys (as the core attends with them) and values."
+    _check_decode(core, q, k, v, cache, core.shared_qk)
+    t = cache.length
+    kn, scale = keys_and_scale(q, k, core.shared_qk, core.norm_keys, core.scale)
+    keys, values, _ = cache.append(kn, v)
+    return t, keys, values, scale
+
 @patch
 def decode(self:FullAttention,
            q:torch.Tensor, # (b, h, m, d) queries of the next m positions
@@ -925,10 +933,7 @@ def decode(self:FullAttention,
            cache:AttentionCache, # the positions before; extended by these
           ) -> torch.Tensor: # (b, h, m, d)
     "Attention of the next positions over the cache and themselves; the first call is `forward` itself."
-    _check_decode(self, q, k, v, cache, self.shared_qk)
-    t = cache.length
-    kn, scale = keys_and_scale(q, k, self.shared_qk, self.norm_keys, self.scale)
-    keys, values, _ = cache.append(kn, v)
+    t, keys, values, scale = _hold(self, q, k, v, cache)
     if t == 0: return full_attention(q, k, v, True, None, self.shared_qk, scale=self.scale, norm_keys=self.norm_keys)
     return decode_attention(q, keys, values, self.shared_qk, scale=scale)
 
@@ -962,10 +967,7 @@ def decode(self:LocalAttention,
            cache:AttentionCache, # the positions before; extended by these
           ) -> torch.Tensor: # (b, h, m, d)
     "Attention of the next positions over the held keys of their chunk and the `before` chunks behind it."
-    _check_decode(self, q, k, v, cache, self.shared_qk)
-    t = cache.length
-    kn, scale = keys_and_scale(q, k, self.shared_qk, self.norm_keys, self.scale)
-    keys, values, _ = cache.append(kn, v)
+    t, keys, values, scale = _hold(self, q, k, v, cache)
     if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale, norm_keys=self.norm_keys)
     c, L = self.chunk_size, cache.length
     i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]
