@@ -200,7 +200,7 @@ def saved_tensor_bytes(fn, # called with no arguments; runs the forward pass to 
 def peak_memory(fn, # called with no arguments
                 device:str|torch.device='cpu', # where `fn` allocates
                ) -> tuple: # (peak bytes above the start, fn's result)
-    "Peak memory that `fn` allocates on `device`: the CUDA allocator's count, or the CPU profiler's events."
+    "Peak memory that `fn` allocates on `device`: the CUDA allocator's count, or the CPU profiler's allocation events."
     if not callable(fn): raise InputError(f"fn must be callable with no arguments, got {type(fn).__name__}")
     try: device = torch.device(device)
     except (RuntimeError, TypeError) as e: raise InputError(f"device must be a device such as 'cpu' or 'cuda:0', got {device!r}") from None
@@ -212,7 +212,16 @@ def peak_memory(fn, # called with no arguments
     if device.type != 'cpu': raise InputError(f"device must be 'cpu' or a CUDA device, got {str(device)!r}")
     from torch.profiler import profile, ProfilerActivity
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: out = fn()
-    events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
     cur = top = 0
-    for _, b in events: cur += b; top = max(top, cur)
+    for _, b in sorted(_cpu_allocations(prof.profiler.kineto_results.experimental_event_tree()), key=lambda e: e[0]):
+        cur += b; top = max(top, cur)
     return top, out
+
+def _cpu_allocations(nodes) -> list: # [(time ns, bytes: + allocated, - freed)] of the CPU allocator
+    from torch._C._profiler import _EventType
+    out, todo = [], list(nodes)
+    while todo:
+        e = todo.pop(); todo.extend(e.children)
+        if e.tag == _EventType.Allocation and e.extra_fields.device.type == 'cpu':
+            out.append((e.start_time_ns, e.extra_fields.alloc_size))
+    return out
