@@ -13,10 +13,10 @@ from fastcore.basics import patch
 from .core import InputError, check_int, derive_seed, make_generator
 
 # %% auto #0
-__all__ = ['MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask', 'check_prob', 'check_qkv',
-           'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'check_norm_keys', 'keys_and_scale',
-           'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations', 'rotate_buckets', 'hash_buckets',
-           'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds',
+__all__ = ['DENSE_MAX', 'FULL_CHUNK', 'MAX_ROUNDS', 'MAX_BUCKETS', 'LOG2E', 'MIN_ROTATION', 'mask_values', 'check_mask',
+           'check_prob', 'check_qkv', 'attention_bias', 'unit_keys', 'logit_scale', 'check_scale', 'check_norm_keys',
+           'keys_and_scale', 'full_attention', 'bucket_factors', 'check_rounds', 'hash_rotations', 'rotate_buckets',
+           'hash_buckets', 'look_around', 'sort_by_bucket', 'block_size', 'ChunkAttention', 'SortRows', 'CombineRounds',
            'lsh_attention', 'code_chunks', 'meetings', 'check_buckets', 'LSHAttention', 'FullAttention',
            'local_attention', 'LocalAttention', 'check_heads', 'SelfAttention', 'AttentionCache', 'decode_attention']
 
@@ -141,6 +141,9 @@ def keys_and_scale(q:torch.Tensor, # (..., d) queries
     return unit_keys(k) if norm else k, logit_scale(q.shape[-1], norm, scale)
 
 # %% ../nbs/03_attention.ipynb #af057964
+DENSE_MAX = 2048  # full attention with the self rule is computed in chunks above this length (`full_attention`'s `chunked`)
+FULL_CHUNK = 256  # the query chunk of that computation
+
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
                    k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared_qk
                    v:torch.Tensor, # (b, h, n, d) values
@@ -150,11 +153,21 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
                    dropout_p:float=0., # dropout on the attention weights
                    scale:float|None=None, # logit scale; default `logit_scale`: 1 with unit keys, else 1/sqrt(d)
                    norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
+                   chunked:bool|None=None, # shared QK, unit keys: chunks of queries on the LSH kernel; None: above `DENSE_MAX` tokens
                   ) -> torch.Tensor: # (b, h, n, d)
-    "Softmax attention over all pairs, on torch's `scaled_dot_product_attention`."
+    "Softmax attention over all pairs, on torch's `scaled_dot_product_attention` (or, for long shared-QK inputs, the LSH kernel with one bucket)."
     b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
-    k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
+    unit = shared_qk if check_norm_keys(norm_keys) is None else norm_keys
+    if chunked is not None and not isinstance(chunked, bool): raise InputError(f"chunked must be True, False or None (automatic), got {chunked!r}")
+    if chunked and not (shared_qk and unit):
+        raise InputError("chunked=True computes shared-QK attention with unit keys (the LSH kernel with one bucket); "
+                         "separate or raw keys use SDPA: pass chunked=None or False")
     dropout_p = check_prob('dropout_p', dropout_p)
+    if chunked or (chunked is None and shared_qk and unit and n > DENSE_MAX):  # no (n, n) bias: the memory of a few chunks
+        nc = -(-n // min(FULL_CHUNK, n))
+        one = q.new_zeros(b, h, 1, n, dtype=torch.int32)              # one bucket: every key in reach
+        return lsh_attention(q, v, one, 2, FULL_CHUNK, causal, mask, nc - 1, 0 if causal else nc - 1, False, dropout_p, scale)
+    k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
     if not shared_qk and mask is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
     bias = attention_bias(n, causal, mask, shared_qk, q.dtype, q.device)  # (b|1, 1, n, n)
