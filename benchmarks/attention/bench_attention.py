@@ -66,9 +66,16 @@ def _malloc_returns_memory():
         libc.malloc_trim(0)         # hand back what the timed steps left in the heap
     except OSError: pass
 
+def malloc_keep():
+    "Make glibc keep freed blocks up to 1 GiB for reuse instead of mapping each large tensor afresh (for --malloc keep)."
+    libc = ctypes.CDLL('libc.so.6')
+    if not (libc.mallopt(-3, 1 << 30) and libc.mallopt(-1, (1 << 31) - 1)):   # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+        raise RuntimeError('glibc refused mallopt(M_MMAP_THRESHOLD, 1 GiB): run with --malloc default')
+
 # ---------------------------------------------------------------- one configuration, in a child process
 def run_one(method, rounds, n, a, conn):
     try:
+        if a.malloc == 'keep' and a.device == 'cpu': malloc_keep()   # every method alike, before anything is allocated
         torch.set_num_threads(a.threads)
         dev = torch.device(a.device)
         torch.manual_seed(0)                                      # the peers draw their rotations from it
@@ -139,6 +146,8 @@ def main(argv=None):
     p.add_argument('--full-max', type=int, default=16384, help='skip full attention above this length')
     p.add_argument('--threads', type=int, default=torch.get_num_threads())
     p.add_argument('--timeout', type=float, default=300, help='seconds per configuration')
+    p.add_argument('--malloc', choices=('default', 'keep'), default='default',
+                   help="CPU allocator for the timed passes: glibc's defaults, or 'keep': freed blocks up to 1 GiB kept for reuse, for every method")
     p.add_argument('--out', default=None, help='results folder; default benchmarks/attention/results/<device>')
     a = p.parse_args(argv)
     ints = lambda s: [int(t) for t in s.split(',') if t]
@@ -185,7 +194,8 @@ def markdown(rows, a, manifest):
          f"{'bidirectional' if a.bidirectional else 'causal'}, {a.tokens} tokens per batch (batch = max(1, tokens // n)), "
          f"fastest of {a.repeats} timed passes after {a.warmup} warm-up (the machine may be shared). torch {manifest['versions']['torch']}, "
          f"reformer_pytorch {manifest['versions']['reformer_pytorch']}, transformers {manifest['versions']['transformers']}; "
-         f"{_machine(manifest['hardware'], a.device)}, {a.threads} threads.", '',
+         f"{_machine(manifest['hardware'], a.device)}, {a.threads} threads"
+         + ("; CPU allocator: glibc keeping freed blocks up to 1 GiB for reuse (--malloc keep), every method alike." if getattr(a, 'malloc', 'default') == 'keep' else '.'), '',
          '## Time per token (microseconds)', '',
          '| method | rounds | ' + ' | '.join(str(n) for n in a.lengths) + ' |',
          '|---|---|' + '---|' * len(a.lengths)]
