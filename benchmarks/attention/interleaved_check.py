@@ -22,12 +22,16 @@ p.add_argument('--methods', default='full,ours_dedup,ours,rp,hf')
 p.add_argument('--full-max', type=int, default=16384, help='skip full attention above this length')
 p.add_argument('--threads', type=int, default=torch.get_num_threads())
 p.add_argument('--out', default=None, help='folder for interleaved.md and interleaved_manifest.json')
+p.add_argument('--malloc', choices=('default', 'keep'), default='default',
+               help="CPU allocator: glibc's defaults, or 'keep': freed blocks up to 1 GiB kept for reuse (bench_attention.py's option)")
 args = p.parse_args()
+if args.malloc == 'keep': B.malloc_keep()                             # before anything large is allocated
 torch.set_num_threads(args.threads)
 a = argparse.Namespace(d_model=256, heads=4, chunk=64, bidirectional=False)
 methods = args.methods.split(',')
 lines = [f'Seconds per step of {args.tokens} tokens (one layer, forward + backward; a 32K sequence is 32K tokens, its time is '
-         f'given per {args.tokens} tokens), fastest of {args.passes - 1} interleaved passes after one warm-up; {args.threads} threads.', '',
+         f'given per {args.tokens} tokens), fastest of {args.passes - 1} interleaved passes after one warm-up; {args.threads} threads'
+         + ('; CPU allocator: glibc keeping freed blocks up to 1 GiB for reuse (--malloc keep).' if args.malloc == 'keep' else '.'), '',
          '| length | rounds | ' + ' | '.join(methods) + ' | correction cost | fastest peer / ours_dedup | full / ours_dedup |',
          '|---|---|' + '---|' * (len(methods) + 3)]
 start = time.time()
