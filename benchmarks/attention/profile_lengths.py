@@ -3,7 +3,7 @@ per 16K tokens, with the same tokens per step. Shows which operators make the ti
 
     .venv-bench/bin/python benchmarks/attention/profile_lengths.py --malloc keep > benchmarks/attention/results/cpu-16k-keep/profile.md
 """
-import argparse, sys, time
+import argparse, sys
 from pathlib import Path
 import torch
 from torch.profiler import profile, ProfilerActivity
@@ -25,17 +25,15 @@ if args.malloc == 'keep': B.malloc_keep()
 torch.set_num_threads(args.threads)
 a = argparse.Namespace(d_model=256, heads=4, chunk=64, bidirectional=False)
 lengths = [int(n) for n in args.lengths.split(',')]
-per_op, totals, wall = {}, {}, {}
+per_op, totals = {}, {}
 for n in lengths:
     torch.manual_seed(0)
     layer = B.make_layer(args.method, args.rounds, a, n)[0].train()
     x = torch.randn(max(1, args.tokens // n), n, a.d_model, requires_grad=True); gy = torch.randn_like(x)
     for _ in range(3): layer(x).backward(gy)
     scale = args.tokens / (x.shape[0] * n) / args.steps / 1000     # microseconds per step -> ms per `tokens` tokens
-    t = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(args.steps): layer(x).backward(gy)
-    wall[n] = (time.perf_counter() - t) * 1e6 * scale                 # seconds -> ms per `tokens` tokens
     per_op[n] = {e.key: e.self_cpu_time_total * scale for e in prof.key_averages()}
     totals[n] = sum(per_op[n].values())
 top = sorted(per_op[lengths[-1]], key=lambda k: -per_op[lengths[-1]][k])[:args.top]
@@ -51,4 +49,3 @@ for k in top:
 sort = [sum(v for k, v in per_op[n].items() if 'sort' in k) for n in lengths]
 print('| all sorting (`sort`, `argsort`) | ' + ' | '.join(f'{x:.1f}' for x in sort) + ' | |')
 print('| all operators | ' + ' | '.join(f'{totals[n]:.1f}' for n in lengths) + f' | {totals[lengths[-1]] / totals[lengths[0]]:.2f}x |')
-print('| wall time under the profiler | ' + ' | '.join(f'{wall[n]:.1f}' for n in lengths) + f' | {wall[lengths[-1]] / wall[lengths[0]]:.2f}x |')
