@@ -24,6 +24,9 @@ def make_layer(method, rounds, a, n):
     if method == 'full':
         from reformer_repro.attention import SelfAttention, FullAttention
         return SelfAttention(d, h, FullAttention(causal=causal)), 'SDPA, separate QK'
+    if method == 'local':                                          # the authors' local layers: the chunk and the one before, separate QK
+        from reformer_repro.attention import SelfAttention, LocalAttention
+        return SelfAttention(d, h, LocalAttention(chunk_size=c, causal=causal)), f'chunk {c}, one chunk back, separate QK'
     if method in ('ours', 'ours_dedup'):
         from reformer_repro.attention import SelfAttention, LSHAttention
         core = LSHAttention(n_rounds=rounds, chunk_size=c, causal=causal, dedup=method == 'ours_dedup', seed=0)
@@ -126,6 +129,7 @@ def configs(a):
     for n in a.lengths:
         if 'full' in a.methods:
             yield ('full', 0, n) if n <= a.full_max else ('full', 0, n, f'skipped: n > --full-max {a.full_max}')
+        if 'local' in a.methods: yield ('local', 0, n)
         for r in a.rounds:
             for m in ('ours', 'ours_dedup', 'rp', 'hf'):
                 if m in a.methods and (m != 'ours_dedup' or r in a.dedup_rounds): yield (m, r, n)
@@ -137,7 +141,7 @@ def main(argv=None):
     p.add_argument('--tokens', type=int, default=8192, help='tokens per batch: batch = max(1, tokens // n)')
     p.add_argument('--rounds', default='1,2,4,8', help='LSH hash rounds, comma-separated')
     p.add_argument('--dedup-rounds', default='4', help="rounds at which to also time ours with the duplicate correction ('' for none)")
-    p.add_argument('--methods', default='full,ours,ours_dedup,rp,hf', help='any of full, ours, ours_dedup, rp, hf')
+    p.add_argument('--methods', default='full,ours,ours_dedup,rp,hf', help='any of full, local, ours, ours_dedup, rp, hf (local: our LocalAttention, not in the default)')
     p.add_argument('--repeats', type=int, default=2, help='timed forward+backward passes (the fastest is reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed passes first')
     p.add_argument('--d-model', type=int, default=256); p.add_argument('--heads', type=int, default=4)
@@ -200,7 +204,7 @@ def markdown(rows, a, manifest):
          '| method | rounds | ' + ' | '.join(str(n) for n in a.lengths) + ' |',
          '|---|---|' + '---|' * len(a.lengths)]
     cell = lambda m, r, n: f"{val(m, r, n, 'us_per_token'):.2f}" if ok(m, r, n) else get.get((m, r, n), {}).get('status', '-').split(':')[0]
-    methods = [('full', 0)] + [(m, r) for r in a.rounds for m in ('ours', 'ours_dedup', 'rp', 'hf')]
+    methods = [('full', 0), ('local', 0)] + [(m, r) for r in a.rounds for m in ('ours', 'ours_dedup', 'rp', 'hf')]
     methods = [(m, r) for m, r in methods if any((m, r, n) in get for n in a.lengths)]
     for m, r in methods: L.append(f"| {m} | {r or ''} | " + ' | '.join(cell(m, r, n) for n in a.lengths) + ' |')
     L += ['', '## Speed-up of ours (no duplicate correction, as the peers) over each peer (peer time / our time)', '',
