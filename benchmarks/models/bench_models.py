@@ -2,7 +2,7 @@
 ReformerLM, against depth and against length, in one run. Writes CSV, a markdown table and a JSON manifest to
 benchmarks/models/results/<device>/.
 
-    python benchmarks/models/bench_models.py --device cpu                 # ~15 minutes on 2 cores
+    python benchmarks/models/bench_models.py --device cpu                 # ~12 minutes on 2 cores
     python benchmarks/models/bench_models.py --device cuda --d-model 512  # on a GPU
 
 Run it in the benchmark environment (.venv-bench: torch + einops + reformer_pytorch + this package)."""
