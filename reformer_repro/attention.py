@@ -345,6 +345,7 @@ def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, times the log
                  lse:torch.Tensor|None, # (g, c) the rows' logsumexp when known (backward), or None
                  causal:bool, before:int,
                  ws:dict, # reusable buffers
+                 self_rule:bool=True, # the own key's logit is own_v (shared QK, section 2); False: an ordinary key
                 ) -> tuple: # p (g, c, w c), normalised if lse is given; else also the output scale (g, c, 1) and lse (g, c)
     "The attention weights of one block of windows: masked logits, then 2^((z - m) log2 e)."
     g, c, wc = q.shape[0], q.shape[1], kw.shape[1]
@@ -357,7 +358,7 @@ def _block_probs(q:torch.Tensor, # (g, c, d) queries of g windows, times the log
     if met is not None: bad = torch.maximum(bad, met, out=met).clamp_(max=1)  # counted in an earlier round (Appendix A)
     z.add_(bad, alpha=masked_v)                                       # masked: z + masked_v rounds to masked_v
     own = lambda t: t[:, :, before * c:(before + 1) * c].diagonal(dim1=-2, dim2=-1)  # (g, c): own key at a fixed slot
-    own(z).copy_(own(bad.expand(g, c, wc))).mul_(masked_v - own_v).add_(own_v)  # self rule: own_v, or masked_v if hidden
+    if self_rule: own(z).copy_(own(bad.expand(g, c, wc))).mul_(masked_v - own_v).add_(own_v)  # own_v, or masked_v if hidden
     if lse is not None: return z.sub_(lse[..., None]).mul_(LOG2E).exp2_(), None, lse  # the forward's weights, from its lse
     m = z.amax(-1, keepdim=True)
     p = z.sub_(m).mul_(LOG2E).exp2_()                               # exp(z - m) = 2^((z - m) log2 e); exact 0 at the max
@@ -381,6 +382,7 @@ class ChunkAttention(torch.autograd.Function):
                 after, # chunks ahead in the window
                 dropout_p, # dropout on the weights
                 block, # logits per block, from `block_size`
+                self_rule=True, # the own key at slot `before * c + s` gets own_v (shared QK); False: separate keys
                ):
         "Softmax output and logsumexp of each chunk's queries over its window, a cache-sized block of windows at a time."
         B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
@@ -391,13 +393,13 @@ class ChunkAttention(torch.autograd.Function):
         G, ws = max(1, block // (c * w * c)), {}                     # windows per block
         for i0 in range(0, W, G):
             i1 = min(W, i0 + G)
-            p, scale, lse[i0:i1] = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), None, causal, before, ws)
+            p, scale, lse[i0:i1] = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), None, causal, before, ws, self_rule)
             if dropout_p:
                 keep[i0:i1] = torch.rand_like(p) >= dropout_p
                 p = p * keep[i0:i1] / (1 - dropout_p)
             torch.bmm(p, _windows(vp, W, c, w)[i0:i1], out=o[i0:i1]).mul_(scale)  # normalised on the output, (g, c, d), not on p
         ctx.save_for_backward(q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep)
-        ctx.cfg = (causal, before, after, dropout_p, G)
+        ctx.cfg = (causal, before, after, dropout_p, G, self_rule)
         ctx.set_materialize_grads(False)                              # no lse gradient (one round): None, not zeros
         return o.view(B, nc, c, d), lse.view(B, nc, c)
 
@@ -408,7 +410,7 @@ class ChunkAttention(torch.autograd.Function):
                 ):
         "Gradients for q and the padded keys and values, recomputing each block's weights from the saved lse (flash-attention style)."
         q, kp, vp, qpos, kpos, kreal, idq, idkp, o, lse, keep = ctx.saved_tensors
-        causal, before, after, dropout_p, G = ctx.cfg
+        causal, before, after, dropout_p, G, self_rule = ctx.cfg
         B, nc, c, d = q.shape; W, w = B * nc, before + 1 + after
         do = torch.zeros_like(o) if do is None else do.reshape(W, c, d)
         if dlse is not None: dlse = dlse.reshape(W, c, 1)
@@ -419,7 +421,7 @@ class ChunkAttention(torch.autograd.Function):
         for i0 in range(0, W, G):
             i1 = min(W, i0 + G); g = i1 - i0
             dob = do[i0:i1] if seen[i0:i1].all() else do[i0:i1] * seen[i0:i1, :, None]
-            p, _, _ = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), lse[i0:i1], causal, before, ws)
+            p, _, _ = _block_probs(*_block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws), lse[i0:i1], causal, before, ws, self_rule)
             dp = torch.bmm(dob, vw[i0:i1].transpose(1, 2), out=_buf(ws, 'dp', p.shape, p.dtype, p.device))
             if dropout_p:
                 dp.mul_(keep[i0:i1]).div_(1 - dropout_p)
@@ -430,7 +432,7 @@ class ChunkAttention(torch.autograd.Function):
             if not real[i0:i1].all(): ds.mul_(real[i0:i1, :, None])
             torch.bmm(ds, kw[i0:i1], out=dq[i0:i1])
             _fold_add(dkp.view(-1, c, d), torch.bmm(ds.transpose(1, 2), qs[i0:i1], out=_buf(ws, 'dw', (g, w * c, d), o.dtype, o.device)), i0, nc, before)
-        return dq.view_as(q), dkp, dvp, *[None] * 10
+        return dq.view_as(q), dkp, dvp, *[None] * 11
 
 def _block_args(q, kp, qpos, kpos, kreal, idq, idkp, i0, i1, before, after, ws):
     "The inputs of `_block_probs` for windows i0 .. i1 - 1."
@@ -766,22 +768,20 @@ def local_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when share
     c = min(check_int('chunk_size', chunk_size), n)
     before, after, dropout_p = check_int('before', before, 0), check_int('after', after, 0), check_prob('dropout_p', dropout_p)
     k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
-    N = -(-n // c) * c                                                # whole chunks; the padding is masked
+    N = -(-n // c) * c; nc = N // c                                   # whole chunks; the padding is masked
     real = q.new_ones(b, n, dtype=torch.bool) if mask is None else mask
     if N > n: q, k, v, real = F.pad(q, (0, 0, 0, N - n)), F.pad(k, (0, 0, 0, N - n)), F.pad(v, (0, 0, 0, N - n)), F.pad(real, (0, N - n))
-    chunks = lambda t: rearrange(t, 'b h (nc c) d -> b h nc c d', c=c)
-    around = lambda t, fill: look_around(t, before, after, fill, -2)  # (..., nc, c) -> (..., nc, w c)
-    qpos = torch.arange(N, device=q.device).view(-1, c)               # (nc, c)
-    kpos = around(qpos, -1)                                           # (nc, w c), -1: beyond the ends
-    bad = ~around(real.view(b, -1, c), False)[:, None, :, None]       # (b, 1, nc, 1, w c): padding or beyond the ends
-    if causal: bad = bad | (kpos[:, None] > qpos[..., None])          # key after query
-    masked_v, own_v = mask_values(q.dtype)
-    bias = torch.zeros(bad.shape, dtype=q.dtype, device=q.device)
-    if shared_qk: bias = bias.masked_fill(kpos[:, None] == qpos[..., None], own_v)
-    bias = bias.masked_fill(bad, masked_v)                            # masked beats own
-    kc, vc = (look_around(chunks(t), before, after, 0., -3) for t in (k, v))  # (b, h, nc, w c, d)
-    out = F.scaled_dot_product_attention(chunks(q), kc, vc, attn_mask=bias, dropout_p=dropout_p, scale=scale)
-    return rearrange(out, 'b h nc c d -> b h (nc c) d')[:, :, :n]
+    pos = torch.arange(N, device=q.device).expand(b, h, 1, N)         # position order: the sort of one bucket
+    slot = pos + torch.arange(b * h, device=q.device).view(b, h, 1, 1) * N
+    sq = rearrange(_sort_rows(q * scale, pos, slot), '(B nc c) d -> B nc c d', nc=nc, c=c)  # (b h, nc, c, d)
+    kp, vp = (_sort_rows(t, pos, slot, before * c, after * c) for t in (k, v))  # padded rows, as the kernel reads them
+    qpos = pos.reshape(b * h, nc, c)
+    kpos = look_around(qpos, before, after, -1, -2)                   # (b h, nc, w c), -1: beyond the ends
+    kreal = look_around(real[:, None].expand(b, h, N).reshape(b * h, nc, c), before, after, False, -2)
+    o, _ = ChunkAttention.apply(sq, kp, vp, qpos, kpos, kreal, None, None, causal, before, after, dropout_p,
+                                block_size(q.device), shared_qk)      # the self rule with shared QK only
+    return o.view(b, h, N, d)[:, :, :n]
+
 
 # %% ../nbs/03_attention.ipynb #685263db
 class LocalAttention(nn.Module):
