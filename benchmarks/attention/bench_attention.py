@@ -7,7 +7,7 @@ Every configuration runs in its own forked child process, so memory is measured 
 crash or time-out of one configuration does not stop the others. See README.md for what is measured.
 """
 from __future__ import annotations
-import argparse, ctypes, datetime, gc, json, multiprocessing as mp, os, statistics, sys, time
+import argparse, ctypes, datetime, gc, json, multiprocessing as mp, sys, time
 from pathlib import Path
 
 import torch
@@ -158,7 +158,7 @@ def main(argv=None):
     a.lengths, a.rounds, a.dedup_rounds, a.methods = ints(a.lengths), ints(a.rounds), ints(a.dedup_rounds), a.methods.split(',')
     out = Path(a.out or Path(__file__).parent / 'results' / a.device.split(':')[0])
     out.mkdir(parents=True, exist_ok=True)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started, code = datetime.datetime.now(datetime.timezone.utc), git_info(ROOT)  # the code's state before any result is written
     rows = []
     for cfg in configs(a):
         method, r, n = cfg[:3]
@@ -168,10 +168,10 @@ def main(argv=None):
         rows.append(row)
         print(f"{method:>10} r={r} n={n:>6}: " + (f"{row['seconds']:.3f}s  {row['us_per_token']:.2f}us/token  {row['peak_mib']:.0f}MiB"
               if row.get('status') == 'ok' else row['status']), flush=True)
-    write_results(rows, a, out, started)
+    write_results(rows, a, out, started, code)
 
 # ---------------------------------------------------------------- results
-def write_results(rows, a, out, started):
+def write_results(rows, a, out, started, code):
     import csv
     keys = ['method', 'rounds', 'n', 'batch', 'status', 'seconds', 'us_per_token', 'peak_mib', 'note', 'times']
     with atomic_write(out / 'results.csv') as tmp, open(tmp, 'w', newline='') as f:
@@ -179,7 +179,7 @@ def write_results(rows, a, out, started):
     manifest = dict(command=' '.join([Path(sys.executable).name, 'benchmarks/attention/bench_attention.py'] + sys.argv[1:]),
                     args={k: v for k, v in vars(a).items()}, started=started.isoformat(),
                     finished=datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                    versions=versions(), hardware=hardware(), git=git_info(ROOT))
+                    versions=versions(), hardware=hardware(), git=code)
     atomic_write_text(json.dumps(manifest, indent=1, default=str), out / 'manifest.json')
     atomic_write_text(markdown(rows, a, manifest), out / 'results.md')
     print(f'wrote {out}/results.csv, results.md, manifest.json')

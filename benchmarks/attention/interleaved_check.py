@@ -34,7 +34,7 @@ lines = [f'Seconds per step of {args.tokens} tokens (one layer, forward + backwa
          + ('; CPU allocator: glibc keeping freed blocks up to 1 GiB for reuse (--malloc keep).' if args.malloc == 'keep' else '.'), '',
          '| length | rounds | ' + ' | '.join(methods) + ' | correction cost | fastest peer / ours_dedup | full / ours_dedup |',
          '|---|---|' + '---|' * (len(methods) + 3)]
-start = time.time()
+start, code = time.time(), git_info()                                # the code's state before any result is written
 for case in args.cases.split(','):
     n, r = map(int, case.split(':'))
     torch.manual_seed(0)
@@ -59,5 +59,5 @@ if args.out:
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     atomic_write_text('\n'.join(lines) + '\n', out/'interleaved.md')
     man = dict(command=' '.join(['python', *sys.argv]), args=vars(args), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               seconds=round(time.time() - start, 1), versions=package_versions(), hardware=hardware(), git=git_info())
+               seconds=round(time.time() - start, 1), versions=package_versions(), hardware=hardware(), git=code)
     atomic_write_text(json.dumps(man, indent=1) + '\n', out/'interleaved_manifest.json')

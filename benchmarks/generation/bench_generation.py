@@ -108,13 +108,13 @@ def table(rows):
     return '\n'.join(out)
 
 
-def manifest(a, dev):
+def manifest(a, dev, code):
     "Command, arguments, versions, hardware and code of the run, from the project's run records."
     pv, hw = package_versions(), hardware()
     info = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 command=' '.join([Path(sys.executable).name, *sys.argv]), args=vars(a), python=pv['python'], torch=pv['torch'],
                 platform=hw['platform'], processor=hw['processor'], cpu_count=hw['cpu_count'], torch_threads=hw['torch_threads'],
-                reformer_repro=pv['reformer_repro'], packages=pv, hardware=hw, git=git_info(ROOT))
+                reformer_repro=pv['reformer_repro'], packages=pv, hardware=hw, git=code)
     if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
     info['timing_method'] = ('time.perf_counter around model.generate (greedy, fixed hashing seed), fastest of --repeats, '
                              'after an 8-token warm-up of each path')
@@ -160,9 +160,9 @@ def main(argv=None):
     if bad := [m for m in a.models if m not in MODELS]: p.error(f"unknown models {bad}; choose from {list(MODELS)}")
     dev = torch.device(a.device)
     out = Path(a.out or Path(__file__).parent/'results'/dev.type); out.mkdir(parents=True, exist_ok=True)
-    t0, load0 = time.time(), tuple(round(v, 2) for v in os.getloadavg())
+    t0, load0, code = time.time(), tuple(round(v, 2) for v in os.getloadavg()), git_info(ROOT)  # the code before any result is written
     rows = run(a)
-    info = manifest(a, dev); info['wall_s'] = round(time.time() - t0, 1); info['targets'] = targets(rows)
+    info = manifest(a, dev, code); info['wall_s'] = round(time.time() - t0, 1); info['targets'] = targets(rows)
     info['load_average_start_end'] = [load0, tuple(round(v, 2) for v in os.getloadavg())]   # other processes on the machine skew the times
     print(write(rows, info, a, out, dev)); print(f'wrote {out}')
 

@@ -7,7 +7,7 @@ benchmarks/models/results/<device>/.
 
 Run it in the benchmark environment (.venv-bench: torch + einops + reformer_pytorch + this package)."""
 from __future__ import annotations
-import argparse, csv, dataclasses, datetime, gc, json, os, platform, sys, time
+import argparse, csv, dataclasses, datetime, gc, json, os, sys, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -133,13 +133,13 @@ def targets(rows, a):
     return res
 
 
-def manifest(a, dev):
+def manifest(a, dev, code):
     "Arguments, versions (peers included), hardware and code of the run, from the project's run records; the flat keys of earlier results are kept."
     pv, hw = package_versions(), hardware()
     info = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), args=vars(a),
                 python=pv['python'], torch=pv['torch'], einops=pv['einops'], platform=hw['platform'], processor=hw['processor'],
                 cpu_count=hw['cpu_count'], torch_threads=hw['torch_threads'], reformer_pytorch=pv.get('reformer_pytorch'),
-                reformer_repro=pv['reformer_repro'], packages=pv, hardware=hw, git=git_info(ROOT))
+                reformer_repro=pv['reformer_repro'], packages=pv, hardware=hw, git=code)
     if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
     info['memory_method'] = ('CUDA allocator peak (max_memory_allocated) during one training step' if dev.type == 'cuda' else
                              'torch.profiler CPU allocation/free events replayed in time order, one training step (weights excluded, Adam state included)')
@@ -169,9 +169,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     dev = torch.device(a.device)
     out = Path(a.out or Path(__file__).parent/'results'/dev.type); out.mkdir(parents=True, exist_ok=True)
-    t0, load0 = time.time(), tuple(round(v, 2) for v in os.getloadavg())
+    t0, load0, code = time.time(), tuple(round(v, 2) for v in os.getloadavg()), git_info(ROOT)  # the code before any result is written
     rows = run(a)
-    info = manifest(a, dev); info['wall_s'] = round(time.time() - t0, 1); info['targets'] = targets(rows, a)
+    info = manifest(a, dev, code); info['wall_s'] = round(time.time() - t0, 1); info['targets'] = targets(rows, a)
     info["load_average_start_end"] = [load0, tuple(round(v, 2) for v in os.getloadavg())]        # other processes on the machine skew the times
     with atomic_write(out/'results.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
