@@ -18,6 +18,21 @@ from reformer_repro.core import atomic_write
 from reformer_repro.runs import atomic_write_text, git_info, hardware, package_versions   # the records every run keeps
 
 # ---------------------------------------------------------------- the layers under test
+class SDPALocal(torch.nn.Module):
+    "A baseline for `LocalAttention`: torch's SDPA over copied key and value windows, the window an additive float mask (the library's local attention before commit b11c183)."
+    def __init__(self, chunk_size, causal): super().__init__(); self.c, self.causal = chunk_size, causal
+    def forward(self, q, k, v, mask=None):                         # (b, h, n, d), n a multiple of the chunk, no padding
+        from einops import rearrange
+        from reformer_repro.attention import look_around, mask_values
+        c, n = self.c, q.shape[2]
+        qpos = torch.arange(n, device=q.device).view(-1, c)          # (nc, c)
+        kpos = look_around(qpos, 1, 0, -1, -2)                       # (nc, 2c), -1: before the start
+        bad = (kpos < 0)[:, None, :] | ((kpos[:, None, :] > qpos[..., None]) if self.causal else False)  # (nc, c, 2c)
+        bias = torch.zeros(bad.shape, dtype=q.dtype, device=q.device).masked_fill(bad, mask_values(q.dtype)[0])
+        chunks = lambda t: rearrange(t, 'b h (nc c) d -> b h nc c d', c=c)
+        kw, vw = (look_around(chunks(t), 1, 0, 0., -3) for t in (k, v))  # (b, h, nc, 2c, d) copies
+        return rearrange(torch.nn.functional.scaled_dot_product_attention(chunks(q), kw, vw, attn_mask=bias), 'b h nc c d -> b h (nc c) d')
+
 def make_layer(method, rounds, a, n):
     "One self-attention layer over (b, n, d_model), and a description of its settings."
     d, h, c, causal = a.d_model, a.heads, a.chunk, not a.bidirectional
@@ -27,6 +42,9 @@ def make_layer(method, rounds, a, n):
     if method == 'local':                                          # the authors' local layers: the chunk and the one before, separate QK
         from reformer_repro.attention import SelfAttention, LocalAttention
         return SelfAttention(d, h, LocalAttention(chunk_size=c, causal=causal)), f'chunk {c}, one chunk back, separate QK'
+    if method == 'local_sdpa':                                     # the same attention on torch's SDPA with a window mask: the baseline of the chunk kernel
+        from reformer_repro.attention import SelfAttention
+        return SelfAttention(d, h, SDPALocal(c, causal)), f'chunk {c}, one chunk back, separate QK, SDPA with a float mask'
     if method in ('ours', 'ours_dedup'):
         from reformer_repro.attention import SelfAttention, LSHAttention
         core = LSHAttention(n_rounds=rounds, chunk_size=c, causal=causal, dedup=method == 'ours_dedup', seed=0)
@@ -129,7 +147,8 @@ def configs(a):
     for n in a.lengths:
         if 'full' in a.methods:
             yield ('full', 0, n) if n <= a.full_max else ('full', 0, n, f'skipped: n > --full-max {a.full_max}')
-        if 'local' in a.methods: yield ('local', 0, n)
+        for m in ('local', 'local_sdpa'):
+            if m in a.methods: yield (m, 0, n)
         for r in a.rounds:
             for m in ('ours', 'ours_dedup', 'rp', 'hf'):
                 if m in a.methods and (m != 'ours_dedup' or r in a.dedup_rounds): yield (m, r, n)
@@ -141,7 +160,7 @@ def main(argv=None):
     p.add_argument('--tokens', type=int, default=8192, help='tokens per batch: batch = max(1, tokens // n)')
     p.add_argument('--rounds', default='1,2,4,8', help='LSH hash rounds, comma-separated')
     p.add_argument('--dedup-rounds', default='4', help="rounds at which to also time ours with the duplicate correction ('' for none)")
-    p.add_argument('--methods', default='full,ours,ours_dedup,rp,hf', help='any of full, local, ours, ours_dedup, rp, hf (local: our LocalAttention, not in the default)')
+    p.add_argument('--methods', default='full,ours,ours_dedup,rp,hf', help='any of full, local, local_sdpa, ours, ours_dedup, rp, hf (local: our LocalAttention; local_sdpa: the same on SDPA with a window mask; neither in the default)')
     p.add_argument('--repeats', type=int, default=2, help='timed forward+backward passes (the fastest is reported)')
     p.add_argument('--warmup', type=int, default=1, help='untimed passes first')
     p.add_argument('--d-model', type=int, default=256); p.add_argument('--heads', type=int, default=4)
@@ -204,7 +223,7 @@ def markdown(rows, a, manifest):
          '| method | rounds | ' + ' | '.join(str(n) for n in a.lengths) + ' |',
          '|---|---|' + '---|' * len(a.lengths)]
     cell = lambda m, r, n: f"{val(m, r, n, 'us_per_token'):.2f}" if ok(m, r, n) else get.get((m, r, n), {}).get('status', '-').split(':')[0]
-    methods = [('full', 0), ('local', 0)] + [(m, r) for r in a.rounds for m in ('ours', 'ours_dedup', 'rp', 'hf')]
+    methods = [('full', 0), ('local', 0), ('local_sdpa', 0)] + [(m, r) for r in a.rounds for m in ('ours', 'ours_dedup', 'rp', 'hf')]
     methods = [(m, r) for m, r in methods if any((m, r, n) in get for n in a.lengths)]
     for m, r in methods: L.append(f"| {m} | {r or ''} | " + ' | '.join(cell(m, r, n) for n in a.lengths) + ' |')
     L += ['', '## Speed-up of ours (no duplicate correction, as the peers) over each peer (peer time / our time)', '',
