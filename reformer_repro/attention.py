@@ -983,6 +983,7 @@ def decode(self:LocalAttention,
     t, keys, values, scale = _hold(self, q, k, v, cache)
     if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale, norm_keys=self.norm_keys)
     c, L = self.chunk_size, cache.length
-    i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(L, device=q.device)[None, :]
-    window = (j // c >= i // c - self.before).to(torch.uint8)         # (m, L): one count per key in the window; causal masks the rest
-    return decode_attention(q, keys, values, self.shared_qk, window, scale=scale)
+    s = max(0, (t // c - self.before) * c)                            # the first position any of the new queries sees
+    i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(s, L, device=q.device)[None, :]
+    window = (j // c >= i // c - self.before).to(torch.uint8)         # (m, L - s): one count per key in the window; causal masks the rest
+    return decode_attention(q, keys[:, :, s:], values[:, :, s:], self.shared_qk, window, scale=scale)  # O(before c + m) keys, not O(L)
