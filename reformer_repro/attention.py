@@ -782,7 +782,6 @@ def local_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when share
                                 block_size(q.device), shared_qk)      # the self rule with shared QK only
     return o.view(b, h, N, d)[:, :, :n]
 
-
 # %% ../nbs/03_attention.ipynb #685263db
 class LocalAttention(nn.Module):
     "Local attention over (b, h, n, d): each chunk of c positions sees itself and the chunk before; shared QK optional."
