@@ -800,6 +800,11 @@ class LocalAttention(nn.Module):
         self.causal, self.shared_qk, self.dropout, self.scale = causal, shared_qk, check_prob('dropout', dropout), check_scale(scale)
         self.norm_keys = check_norm_keys(norm_keys)
 
+    @property
+    def cache_window(self) -> int:
+        "Positions cached decoding reads before a new one at most: the rest of its chunk and the `before` chunks behind."
+        return (self.before + 1) * self.chunk_size - 1
+
     def forward(self,
                 q:torch.Tensor, # (b, h, n, d) queries
                 k:torch.Tensor|None, # (b, h, n, d) keys, or None with shared QK
@@ -866,28 +871,47 @@ class SelfAttention(nn.Module):
 # %% ../nbs/03_attention.ipynb #8b7d58eb
 class AttentionCache:
     "One layer's decoding state: keys, values (and for LSH buckets) of the positions so far, and the session's rotations."
-    def __init__(self, capacity:int): # the most positions the session will hold
+    def __init__(self,
+                 capacity:int, # the most positions the session will hold
+                 window:int|None=None, # keep only the newest `window` positions between calls (local attention); None: all
+                ):
         self.capacity, self.length = check_int('capacity', capacity), 0
+        self.window = None if window is None else check_int('window', window)
         self.keys = self.values = self.buckets = self.rotations = self.n_buckets = None
+
+    @property
+    def held(self) -> int:
+        "Positions in storage: every one so far, or the newest `window` of them."
+        return self.length if self.window is None else min(self.length, self.window)
 
     def append(self,
                k:torch.Tensor, # (b, h, m, d) keys of the next m positions
                v:torch.Tensor, # (b, h, m, d) their values
-               buckets:torch.Tensor|None=None, # (b, h, r, m) their buckets, for LSH
-              ) -> tuple: # keys, values, buckets of all positions so far: (b, h, L, d), (b, h, L, d), (b, h, r, L) or None
-        "Store the next positions, preallocating the whole capacity at the first call; return views of everything held."
+               buckets:torch.Tensor|None=None, # (b, h, r, m) their buckets, for LSH (not with a window)
+              ) -> tuple: # keys, values, buckets of the held and the new positions: (b, h, H, d), (b, h, H, d), (b, h, r, H) or None
+        "Store the next positions (allocating the capacity, or the window, at the first call); return them after those held."
         b, h, m, d = k.shape
         if self.length + m > self.capacity:
             raise InputError(f"cache: {self.length} positions held, {m} more do not fit its capacity {self.capacity}; "
                              "start a new cache with a larger capacity")
+        if buckets is not None and self.window is not None:
+            raise InputError("cache: a cache with a window keeps no buckets: LSH attention needs every position (window=None)")
         if self.keys is None:
-            self.keys, self.values = (t.new_empty(b, h, self.capacity, d) for t in (k, v))
+            size = self.capacity if self.window is None else self.window
+            self.keys, self.values = (t.new_empty(b, h, size, d) for t in (k, v))
             if buckets is not None:
                 dt = torch.int16 if math.prod(bucket_factors(self.n_buckets)) <= 2**15 else torch.int32
-                self.buckets = torch.empty(b, h, buckets.shape[2], self.capacity, dtype=dt, device=k.device)
+                self.buckets = torch.empty(b, h, buckets.shape[2], size, dtype=dt, device=k.device)
         elif self.keys.shape[:2] != (b, h) or self.keys.shape[-1] != d:
             raise InputError(f"cache holds (b, h, d) = {tuple(self.keys.shape[:2]) + (self.keys.shape[-1],)}, got keys "
                              f"of shape {tuple(k.shape)}: one cache per batch and layer")
+        if self.window is not None:                                    # held and new in order; keep the newest `window`
+            H = self.held
+            ks, vs = (torch.cat([t[:, :, :H], new], 2) for t, new in ((self.keys, k), (self.values, v)))  # (b, h, H + m, d)
+            w = min(self.window, H + m)
+            self.keys[:, :, :w], self.values[:, :, :w] = ks[:, :, -w:], vs[:, :, -w:]
+            self.length += m
+            return ks, vs, None
         s, L = slice(self.length, self.length + m), self.length + m
         self.keys[:, :, s], self.values[:, :, s] = k, v
         if buckets is not None: self.buckets[..., s] = buckets
@@ -895,9 +919,9 @@ class AttentionCache:
         return self.keys[:, :, :L], self.values[:, :, :L], None if buckets is None else self.buckets[..., :L]
 
     def bytes_per_token(self) -> int:
-        "Bytes the cache holds per position and example (keys, values, buckets); the rotations are per session."
+        "Bytes the cache holds per stored position and example (keys, values, buckets); the rotations are per session."
         ts = [t for t in (self.keys, self.values, self.buckets) if t is not None]
-        return sum(t.nbytes for t in ts) // (self.capacity * ts[0].shape[0]) if ts else 0
+        return sum(t.nbytes for t in ts) // (ts[0].shape[2] * ts[0].shape[0]) if ts else 0
 
 # %% ../nbs/03_attention.ipynb #000a2430
 def decode_attention(q:torch.Tensor, # (b, h, m, d) queries of positions t .. t+m-1
@@ -927,6 +951,11 @@ def _check_decode(core, q, k, v, cache, shared_qk):
     if not isinstance(cache, AttentionCache): raise InputError(f"cache must be an AttentionCache, got {type(cache).__name__}")
     if not core.causal: raise InputError("cache: cached decoding needs causal attention (causal=True); a non-causal "
                                          "layer's earlier outputs change with every new token, so recompute instead")
+    need = getattr(core, 'cache_window', None)                        # the positions a step reads before the newest
+    if cache.window is not None and (need is None or cache.window < need):
+        raise InputError(f"cache: a window of {cache.window} positions is too small for {type(core).__name__}, which needs "
+                         + ("every position: make the cache without a window" if need is None else
+                            f"{need} (its cache_window): make the cache with window=core.cache_window"))
     return check_qkv(q, k, v, None, shared_qk)
 
 def _hold(core, q, k, v, cache) -> tuple: # positions held before, keys and values of all positions, the logit scale
@@ -983,6 +1012,7 @@ def decode(self:LocalAttention,
     if t == 0: return local_attention(q, k, v, self.chunk_size, True, None, self.shared_qk, self.before, self.after, scale=self.scale, norm_keys=self.norm_keys)
     c, L = self.chunk_size, cache.length
     s = max(0, (t // c - self.before) * c)                            # the first position any of the new queries sees
+    s0 = L - keys.shape[2]                                            # the first position returned: 0, or the window's start
     i, j = torch.arange(t, L, device=q.device)[:, None], torch.arange(s, L, device=q.device)[None, :]
     window = (j // c >= i // c - self.before).to(torch.uint8)         # (m, L - s): one count per key in the window; causal masks the rest
-    return decode_attention(q, keys[:, :, s:], values[:, :, s:], self.shared_qk, window, scale=scale)  # O(before c + m) keys, not O(L)
+    return decode_attention(q, keys[:, :, s - s0:], values[:, :, s - s0:], self.shared_qk, window, scale=scale)  # O(before c + m) keys, not O(L)

@@ -446,11 +446,14 @@ class DecodeCache:
         self.layers, self.positions, self.capacity = layers, positions, capacity
     @property
     def length(self) -> int:
-        "Positions held."
+        "Positions decoded so far (a local layer stores only the newest of them)."
         return self.layers[0].length if self.layers else 0
     def bytes_per_token(self) -> int:
-        "Cache bytes per position of one example, all layers."
-        return sum(c.bytes_per_token() for c in self.layers)
+        "Cache bytes each further position adds per example, all layers (a local layer's window, once full, adds none)."
+        return sum(c.bytes_per_token() for c in self.layers if c.window is None)
+    def bytes_held(self) -> int:
+        "Cache bytes held now per example, all layers."
+        return sum(c.bytes_per_token() * c.held for c in self.layers)
 
 @patch
 @torch.no_grad()
@@ -462,7 +465,8 @@ def new_cache(self:LanguageModel, capacity:int, # the most positions the session
         raise InputError("cached decoding needs a causal model (ReformerConfig.causal=True); recompute instead (generate(use_cache=False))")
     w = self.tok_emb.weight
     pos = None if self.pos is None else self.pos(w.new_empty(1, capacity, self.cfg.d_model)).to(w.dtype)
-    return DecodeCache([AttentionCache(capacity) for _ in self.attention_layers()], pos, capacity)
+    windows = [getattr(sa.core, 'cache_window', None) for sa in self.attention_layers()]  # local layers: the newest positions only
+    return DecodeCache([AttentionCache(capacity, w if w is not None and w < capacity else None) for w in windows], pos, capacity)
 
 @patch
 @torch.no_grad()

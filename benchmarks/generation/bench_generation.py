@@ -1,6 +1,7 @@
-"""Cached generation against full recomputation, for TransformerLM and ReformerLM (LSH attention): greedy generation of
+"""Cached generation against full recomputation, for TransformerLM, ReformerLM (LSH attention) and ReformerLM with the
+authors' layer pattern (local and LSH layers alternating): greedy generation of
 `--new` tokens after a random `--prompt`-token prompt, timed once with a decode cache (`generate(use_cache=True)`) and once
-recomputing the whole context at every step (`use_cache=False`), plus the cache's bytes per token. Writes CSV, a markdown
+recomputing the whole context at every step (`use_cache=False`), plus the cache's memory. Writes CSV, a markdown
 table and a JSON manifest to benchmarks/generation/results/<device>/.
 
     python benchmarks/generation/bench_generation.py --device cpu                  # a few minutes, 1 thread
@@ -8,7 +9,7 @@ table and a JSON manifest to benchmarks/generation/results/<device>/.
 
 The goal it checks: 1,024 tokens after a 1,024-token prompt at least 10x faster than recomputation; cache memory per token."""
 from __future__ import annotations
-import argparse, csv, datetime, gc, json, os, sys, time
+import argparse, csv, dataclasses, datetime, gc, json, os, sys, time
 from pathlib import Path
 import torch
 
@@ -18,7 +19,8 @@ from reformer_repro.core import atomic_write
 from reformer_repro.runs import atomic_write_text, git_info, hardware, package_versions   # the records every run keeps
 from reformer_repro.models import ReformerConfig, ReformerLM, TransformerLM
 
-MODELS = dict(transformer=('TransformerLM', TransformerLM), reformer=('ReformerLM', ReformerLM))
+MODELS = dict(transformer=('TransformerLM', TransformerLM), reformer=('ReformerLM', ReformerLM),
+              local=('ReformerLM, local + LSH', ReformerLM))                  # layers local, LSH, local, ... (own keys in local layers)
 TARGET = 10                                                           # the goal's speed-up
 
 
@@ -28,6 +30,7 @@ def build(key, a, dev):
                          max_seq_len=a.prompt + a.new, attn='lsh', shared_qk=True, causal=True, n_rounds=a.rounds,
                          chunk_size=a.chunk, positions=a.positions, seed=a.seed)
     name, cls = MODELS[key]
+    if key == 'local': cfg = dataclasses.replace(cfg, attn=('local', 'lsh'), shared_qk=False)
     return name, cls(cfg.baseline() if cls is TransformerLM else cfg).to(dev).eval()
 
 
@@ -40,11 +43,12 @@ def timed(fn, dev, repeats):
     return min(times), out
 
 
-def cache_bytes_per_token(model, prompt):
-    "Bytes per position and example of a `DecodeCache` holding the prompt's first token (the cache is preallocated)."
-    cache = model.new_cache(model.cfg.max_seq_len)
-    model.decode(prompt[:, :1], cache)
-    return cache.bytes_per_token()
+def cache_bytes(model, prompt, new):
+    "A session of prompt + `new` positions: bytes each position adds and bytes held at the end, per example, all layers."
+    cache = model.new_cache(prompt.shape[1] + new)
+    model.decode(prompt, cache)
+    model.decode(prompt[:, :new], cache)                              # `new` more positions in one pass (their tokens do not matter)
+    return cache.bytes_per_token(), cache.bytes_held()
 
 
 def measure(model, prompt, a, dev):
@@ -73,13 +77,13 @@ def run(a):
         if dev.type == 'cuda': torch.cuda.empty_cache()
         name, model = build(key, a, dev)
         t_cached, t_full, new_cached, new_full = measure(model, prompt, a, dev)
-        bpt, n_tok = cache_bytes_per_token(model, prompt), a.prompt + a.new
+        bpt, held = cache_bytes(model, prompt, a.new)
         row = dict(model=name, prompt=a.prompt, new=a.new, batch=a.batch, cached_s=round(t_cached, 3), recompute_s=round(t_full, 3),
                    cached_tok_per_s=round(a.batch * a.new / t_cached, 1), recompute_tok_per_s=round(a.batch * a.new / t_full, 1),
                    speedup=round(t_full / t_cached, 2), identical=bool(torch.equal(new_cached, new_full)),
                    equal_token_fraction=round((new_cached == new_full).float().mean().item(), 4),
                    first_difference=first_difference(new_cached, new_full), cache_bytes_per_token=bpt,
-                   cache_total_MiB=round(bpt * n_tok * a.batch / 2**20, 3))
+                   cache_total_MiB=round(held * a.batch / 2**20, 3))
         rows.append(row); print(row, flush=True)
         del model
     return rows
@@ -131,7 +135,9 @@ def write(rows, info, a, out, dev):
           f"ReformerLM: LSH, chunk {a.chunk}, {a.rounds} rounds. Cached: `generate(use_cache=True)`; recompute: `generate(use_cache=False)`, "
           f"the whole context at every step. Times are the fastest of {a.repeats}; speed-up = recompute s / cached s. "
           "`equal tokens`: share of the new tokens where both paths agree (ReformerLM's cached path follows the bucket rule, "
-          "so it may differ from recomputation). Cache bytes per token and example, all layers (`DecodeCache.bytes_per_token`).", '',
+          "so it may differ from recomputation). Cache bytes per token: what each further position adds per example, all layers "
+          "(`DecodeCache.bytes_per_token`; a local layer keeps only its window, so it adds none once that is full); cache MiB: "
+          "what a session of prompt + new positions holds at its end (`DecodeCache.bytes_held` x batch).", '',
           f"Machine: {info['hardware']['cpu'] or info['processor'] or info['platform']}, {info['cpu_count']} CPUs, torch {info['torch']} "
           f"(torch threads: {info['torch_threads']}); load average (1, 5, 15 min) {info['load_average_start_end'][0]} at the start and "
           f"{info['load_average_start_end'][1]} at the end: other processes shared the machine when the load exceeds the thread count.", '',
@@ -152,7 +158,7 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=4, help='LSH hash rounds'); p.add_argument('--chunk', type=int, default=64, help='LSH chunk size')
     p.add_argument('--positions', default='axial', help="'axial', 'absolute', 'sinusoidal' or 'none'")
     p.add_argument('--seed', type=int, default=0, help='weights, prompt and hashing seed')
-    p.add_argument('--models', type=lambda s: s.split(','), default=list(MODELS), help='comma-separated: transformer,reformer')
+    p.add_argument('--models', type=lambda s: s.split(','), default=list(MODELS), help='comma-separated: transformer,reformer,local')
     p.add_argument('--repeats', type=int, default=1, help='timed runs of each path; the fastest is reported')
     p.add_argument('--threads', type=int, default=1, help='CPU threads (0: torch default); 1 keeps a shared machine from thrashing')
     p.add_argument('--out', default=None, help='results folder (default benchmarks/generation/results/<device>)')
