@@ -141,7 +141,7 @@ def keys_and_scale(q:torch.Tensor, # (..., d) queries
     return unit_keys(k) if norm else k, logit_scale(q.shape[-1], norm, scale)
 
 # %% ../nbs/03_attention.ipynb #af057964
-DENSE_MAX = 2048  # full attention with the self rule is computed in chunks above this length (`full_attention`'s `chunked`)
+DENSE_MAX = 2048  # full attention that needs a bias (self rule, padding) is computed in chunks above this length (`full_attention`'s `chunked`)
 FULL_CHUNK = 256  # the query chunk of that computation
 
 def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared_qk)
@@ -153,20 +153,15 @@ def full_attention(q:torch.Tensor, # (b, h, n, d) queries (and keys, when shared
                    dropout_p:float=0., # dropout on the attention weights
                    scale:float|None=None, # logit scale; default `logit_scale`: 1 with unit keys, else 1/sqrt(d)
                    norm_keys:bool|None=None, # keys scaled to unit length; None: exactly with shared QK (section 2)
-                   chunked:bool|None=None, # shared QK, unit keys: chunks of queries on the LSH kernel; None: above `DENSE_MAX` tokens
+                   chunked:bool|None=None, # chunks of queries on the chunk kernel (`local_attention`); None: above `DENSE_MAX` tokens where SDPA needs an (n, n) bias
                   ) -> torch.Tensor: # (b, h, n, d)
-    "Softmax attention over all pairs, on torch's `scaled_dot_product_attention` (or, for long shared-QK inputs, the LSH kernel with one bucket)."
+    "Softmax attention over all pairs, on torch's `scaled_dot_product_attention` (or, for long inputs it would need a bias for, in chunks)."
     b, h, n, d = check_qkv(q, k, v, mask, shared_qk)
-    unit = shared_qk if check_norm_keys(norm_keys) is None else norm_keys
     if chunked is not None and not isinstance(chunked, bool): raise InputError(f"chunked must be True, False or None (automatic), got {chunked!r}")
-    if chunked and not (shared_qk and unit):
-        raise InputError("chunked=True computes shared-QK attention with unit keys (the LSH kernel with one bucket); "
-                         "separate or raw keys use SDPA: pass chunked=None or False")
     dropout_p = check_prob('dropout_p', dropout_p)
-    if chunked or (chunked is None and shared_qk and unit and n > DENSE_MAX):  # no (n, n) bias: the memory of a few chunks
-        nc = -(-n // min(FULL_CHUNK, n))
-        one = q.new_zeros(b, h, 1, n, dtype=torch.int32)              # one bucket: every key in reach
-        return lsh_attention(q, v, one, 2, FULL_CHUNK, causal, mask, nc - 1, 0 if causal else nc - 1, False, dropout_p, scale)
+    if chunked or (chunked is None and n > DENSE_MAX and (shared_qk or mask is not None)):  # no (n, n) bias: the memory of a few chunks
+        nc = -(-n // min(FULL_CHUNK, n))                              # local attention whose window reaches every chunk
+        return local_attention(q, k, v, FULL_CHUNK, causal, mask, shared_qk, nc - 1, 0 if causal else nc - 1, dropout_p, scale, norm_keys)
     k, scale = keys_and_scale(q, k, shared_qk, norm_keys, scale)
     if not shared_qk and mask is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p, scale=scale)
