@@ -873,11 +873,17 @@ class AttentionCache:
         self.capacity, self.length = check_int('capacity', capacity), 0
         self.window = None if window is None else check_int('window', window)
         self.keys = self.values = self.buckets = self.rotations = self.n_buckets = None
+        self._lo = self._hi = 0                                        # with a window: the stored positions' slots
 
     @property
     def held(self) -> int:
-        "Positions in storage: every one so far, or the newest `window` of them."
-        return self.length if self.window is None else min(self.length, self.window)
+        "Positions in storage: every one so far, or with a window the newest `window` to 2 `window` of them."
+        return self.length if self.window is None else self._hi - self._lo
+
+    @property
+    def nbytes(self) -> int:
+        "Bytes allocated, all examples: the capacity (or twice the window) of keys, values and buckets."
+        return sum(t.nbytes for t in (self.keys, self.values, self.buckets) if t is not None)
 
     def append(self,
                k:torch.Tensor, # (b, h, m, d) keys of the next m positions
@@ -892,7 +898,7 @@ class AttentionCache:
         if buckets is not None and self.window is not None:
             raise InputError("cache: a cache with a window keeps no buckets: LSH attention needs every position (window=None)")
         if self.keys is None:
-            size = self.capacity if self.window is None else self.window
+            size = self.capacity if self.window is None else 2 * self.window
             self.keys, self.values = (t.new_empty(b, h, size, d) for t in (k, v))
             if buckets is not None:
                 dt = torch.int16 if math.prod(bucket_factors(self.n_buckets)) <= 2**15 else torch.int32
@@ -900,18 +906,29 @@ class AttentionCache:
         elif self.keys.shape[:2] != (b, h) or self.keys.shape[-1] != d:
             raise InputError(f"cache holds (b, h, d) = {tuple(self.keys.shape[:2]) + (self.keys.shape[-1],)}, got keys "
                              f"of shape {tuple(k.shape)}: one cache per batch and layer")
-        if self.window is not None:                                    # held and new in order; keep the newest `window`
-            H = self.held
-            ks, vs = (torch.cat([t[:, :, :H], new], 2) for t, new in ((self.keys, k), (self.values, v)))  # (b, h, H + m, d)
-            w = min(self.window, H + m)
-            self.keys[:, :, :w], self.values[:, :, :w] = ks[:, :, -w:], vs[:, :, -w:]
-            self.length += m
-            return ks, vs, None
+        if self.window is not None: return self._slide(k, v)
         s, L = slice(self.length, self.length + m), self.length + m
         self.keys[:, :, s], self.values[:, :, s] = k, v
         if buckets is not None: self.buckets[..., s] = buckets
         self.length = L
         return self.keys[:, :, :L], self.values[:, :, :L], None if buckets is None else self.buckets[..., :L]
+
+    def _slide(self, k, v) -> tuple:
+        "Append with a window: write after the stored positions; when the 2 `window` slots are full, move the newest `window` to the front first."
+        m, W, S = k.shape[2], self.window, self.keys.shape[2]
+        if self._hi + m > S:
+            keep = min(W, self._hi - self._lo)                        # all a step can read before its new positions
+            old = slice(self._hi - keep, self._hi)
+            if keep + m > S:                                          # more new positions than slots: return them with the kept ones
+                ks, vs = (torch.cat([t[:, :, old], new], 2) for t, new in ((self.keys, k), (self.values, v)))
+                self.keys[:, :, :W], self.values[:, :, :W] = ks[:, :, -W:], vs[:, :, -W:]
+                self._lo, self._hi, self.length = 0, W, self.length + m
+                return ks, vs, None
+            for t in (self.keys, self.values): t[:, :, :keep] = t[:, :, old].clone()   # once per `window` single steps
+            self._lo, self._hi = 0, keep
+        self.keys[:, :, self._hi:self._hi + m], self.values[:, :, self._hi:self._hi + m] = k, v
+        self._hi, self.length = self._hi + m, self.length + m
+        return self.keys[:, :, self._lo:self._hi], self.values[:, :, self._lo:self._hi], None
 
     def bytes_per_token(self) -> int:
         "Bytes the cache holds per stored position and example (keys, values, buckets); the rotations are per session."

@@ -451,9 +451,10 @@ class DecodeCache:
     def bytes_per_token(self) -> int:
         "Cache bytes each further position adds per example, all layers (a local layer's window, once full, adds none)."
         return sum(c.bytes_per_token() for c in self.layers if c.window is None)
-    def bytes_held(self) -> int:
-        "Cache bytes held now per example, all layers."
-        return sum(c.bytes_per_token() * c.held for c in self.layers)
+    @property
+    def nbytes(self) -> int:
+        "Cache bytes allocated, all layers and examples: the capacity of a full or LSH layer, twice the window of a local one."
+        return sum(c.nbytes for c in self.layers)
 
 @patch
 @torch.no_grad()

@@ -44,11 +44,11 @@ def timed(fn, dev, repeats):
 
 
 def cache_bytes(model, prompt, new):
-    "A session of prompt + `new` positions: bytes each position adds and bytes held at the end, per example, all layers."
+    "A session of prompt + `new` positions: bytes each position adds per example, and bytes allocated at the end, all layers."
     cache = model.new_cache(prompt.shape[1] + new)
     model.decode(prompt, cache)
     model.decode(prompt[:, :new], cache)                              # `new` more positions in one pass (their tokens do not matter)
-    return cache.bytes_per_token(), cache.bytes_held()
+    return cache.bytes_per_token(), cache.nbytes
 
 
 def measure(model, prompt, a, dev):
@@ -77,13 +77,13 @@ def run(a):
         if dev.type == 'cuda': torch.cuda.empty_cache()
         name, model = build(key, a, dev)
         t_cached, t_full, new_cached, new_full = measure(model, prompt, a, dev)
-        bpt, held = cache_bytes(model, prompt, a.new)
+        bpt, nbytes = cache_bytes(model, prompt, a.new)
         row = dict(model=name, prompt=a.prompt, new=a.new, batch=a.batch, cached_s=round(t_cached, 3), recompute_s=round(t_full, 3),
                    cached_tok_per_s=round(a.batch * a.new / t_cached, 1), recompute_tok_per_s=round(a.batch * a.new / t_full, 1),
                    speedup=round(t_full / t_cached, 2), identical=bool(torch.equal(new_cached, new_full)),
                    equal_token_fraction=round((new_cached == new_full).float().mean().item(), 4),
                    first_difference=first_difference(new_cached, new_full), cache_bytes_per_token=bpt,
-                   cache_total_MiB=round(held * a.batch / 2**20, 3))
+                   cache_total_MiB=round(nbytes / 2**20, 3))
         rows.append(row); print(row, flush=True)
         del model
     return rows
@@ -137,7 +137,7 @@ def write(rows, info, a, out, dev):
           "`equal tokens`: share of the new tokens where both paths agree (ReformerLM's cached path follows the bucket rule, "
           "so it may differ from recomputation). Cache bytes per token: what each further position adds per example, all layers "
           "(`DecodeCache.bytes_per_token`; a local layer keeps only its window, so it adds none once that is full); cache MiB: "
-          "what a session of prompt + new positions holds at its end (`DecodeCache.bytes_held` x batch).", '',
+          "what a session of prompt + new positions has allocated at its end, all examples (`DecodeCache.nbytes`).", '',
           f"Machine: {info['hardware']['cpu'] or info['processor'] or info['platform']}, {info['cpu_count']} CPUs, torch {info['torch']} "
           f"(torch threads: {info['torch_threads']}); load average (1, 5, 15 min) {info['load_average_start_end'][0]} at the start and "
           f"{info['load_average_start_end'][1]} at the end: other processes shared the machine when the load exceeds the thread count.", '',
