@@ -136,7 +136,7 @@ def write(rows, info, a, out, dev):
           f"the whole context at every step. Times are the fastest of {a.repeats}; speed-up = recompute s / cached s. "
           "`equal tokens`: share of the new tokens where both paths agree (ReformerLM's cached path follows the bucket rule, "
           "so it may differ from recomputation). Cache bytes per token: what each further position adds per example, all layers "
-          "(`DecodeCache.bytes_per_token`; a local layer keeps only its window, so it adds none once that is full); cache MiB: "
+          "(`DecodeCache.bytes_per_token`; a local layer stores at most twice its window, so it adds none once that is full); cache MiB: "
           "what a session of prompt + new positions has allocated at its end, all examples (`DecodeCache.nbytes`).", '',
           f"Machine: {info['hardware']['cpu'] or info['processor'] or info['platform']}, {info['cpu_count']} CPUs, torch {info['torch']} "
           f"(torch threads: {info['torch_threads']}); load average (1, 5, 15 min) {info['load_average_start_end'][0]} at the start and "
