@@ -868,7 +868,7 @@ class AttentionCache:
     "One layer's decoding state: keys, values (and for LSH buckets) of the positions so far, and the session's rotations."
     def __init__(self,
                  capacity:int, # the most positions the session will hold
-                 window:int|None=None, # keep only the newest `window` positions between calls (local attention); None: all
+                 window:int|None=None, # keep at least the newest `window` positions, in 2 `window` slots (local attention); None: all
                 ):
         self.capacity, self.length = check_int('capacity', capacity), 0
         self.window = None if window is None else check_int('window', window)
@@ -882,7 +882,7 @@ class AttentionCache:
 
     @property
     def nbytes(self) -> int:
-        "Bytes allocated, all examples: the capacity (or twice the window) of keys, values and buckets."
+        "Bytes allocated, all examples: the capacity (or at most twice the window) of keys, values and buckets."
         return sum(t.nbytes for t in (self.keys, self.values, self.buckets) if t is not None)
 
     def append(self,
@@ -890,7 +890,7 @@ class AttentionCache:
                v:torch.Tensor, # (b, h, m, d) their values
                buckets:torch.Tensor|None=None, # (b, h, r, m) their buckets, for LSH (not with a window)
               ) -> tuple: # keys, values, buckets of the held and the new positions: (b, h, H, d), (b, h, H, d), (b, h, r, H) or None
-        "Store the next positions (allocating the capacity, or the window, at the first call); return them after those held."
+        "Store the next positions (allocating the capacity, or twice the window, at the first call); return them after those held."
         b, h, m, d = k.shape
         if self.length + m > self.capacity:
             raise InputError(f"cache: {self.length} positions held, {m} more do not fit its capacity {self.capacity}; "
@@ -898,7 +898,7 @@ class AttentionCache:
         if buckets is not None and self.window is not None:
             raise InputError("cache: a cache with a window keeps no buckets: LSH attention needs every position (window=None)")
         if self.keys is None:
-            size = self.capacity if self.window is None else 2 * self.window
+            size = self.capacity if self.window is None else min(2 * self.window, self.capacity)
             self.keys, self.values = (t.new_empty(b, h, size, d) for t in (k, v))
             if buckets is not None:
                 dt = torch.int16 if math.prod(bucket_factors(self.n_buckets)) <= 2**15 else torch.int32
