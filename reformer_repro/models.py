@@ -453,7 +453,7 @@ class DecodeCache:
         return sum(c.bytes_per_token() for c in self.layers if c.window is None)
     @property
     def nbytes(self) -> int:
-        "Cache bytes allocated, all layers and examples: the capacity of a full or LSH layer, twice the window of a local one."
+        "Cache bytes allocated, all layers and examples: the capacity of a full or LSH layer, at most twice the window of a local one."
         return sum(c.nbytes for c in self.layers)
 
 @patch
