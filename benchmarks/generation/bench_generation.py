@@ -47,7 +47,7 @@ def cache_bytes(model, prompt, new):
     "A session of prompt + `new` positions: bytes each position adds per example, and bytes allocated at the end, all layers."
     cache = model.new_cache(prompt.shape[1] + new)
     model.decode(prompt, cache)
-    model.decode(prompt[:, :new], cache)                              # `new` more positions in one pass (their tokens do not matter)
+    model.decode(prompt[:, :1].expand(-1, new), cache)                # `new` more positions in one pass (their tokens do not matter)
     return cache.bytes_per_token(), cache.nbytes
 
 
