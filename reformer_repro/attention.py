@@ -813,35 +813,40 @@ class LocalAttention(nn.Module):
 # %% ../nbs/03_attention.ipynb #26f603f7
 def check_heads(d_model:int, # the model width
                 n_heads:int, # the number of heads
-                names:tuple=('d_model', 'n_heads'), # the arguments' names, for the messages
+                names:tuple=('d_model', 'n_heads', 'd_head'), # the arguments' names, for the messages
+                d_head:int|None=None, # the width of one head; None: d_model / n_heads
                ) -> int: # d, the width of one head
-    "Refuse a width or head count that is not a positive integer, or heads that do not divide the width."
+    "Refuse a width, head count or head width that is not a positive integer, or (without `d_head`) heads that do not divide the width."
     check_int(names[0], d_model); check_int(names[1], n_heads)
+    if d_head is not None: return check_int(names[2], d_head)
     if d_model % n_heads:
         raise InputError(f"{names[1]}={n_heads} does not divide {names[0]}={d_model}: each head gets d_model/n_heads dims; "
-                         f"pick n_heads among {[h for h in range(1, 17) if d_model % h == 0]} or change d_model")
+                         f"pick n_heads among {[h for h in range(1, 17) if d_model % h == 0]}, change d_model, or give "
+                         f"the head width {names[2]}")
     return d_model // n_heads
 
 class SelfAttention(nn.Module):
     "Multi-head self-attention over (b, n, d_model) with a full, local or LSH core."
     def __init__(self,
                  d_model:int, # model width
-                 n_heads:int, # h; d = d_model / h per head
+                 n_heads:int, # h
                  core:nn.Module|None=None, # FullAttention(...), LocalAttention(...) or LSHAttention(...); default FullAttention()
                  out_dropout:float=0., # dropout on the output, after the output projection
                  bias:bool=False, # biases in the projections
+                 d_head:int|None=None, # d, the width of one head (query, key and value); None: d_model / h
                 ):
         super().__init__()
-        check_heads(d_model, n_heads)
+        d_head = check_heads(d_model, n_heads, d_head=d_head)
         if core is not None and not isinstance(core, nn.Module):
             raise InputError(f"core must be an attention module such as FullAttention() or LSHAttention(), got {type(core).__name__}")
         self.core = FullAttention() if core is None else core
         self.shared_qk = isinstance(self.core, LSHAttention) or getattr(self.core, 'shared_qk', False)
-        self.d_model, self.n_heads = d_model, n_heads
-        self.to_q = nn.Linear(d_model, d_model, bias=bias)            # queries (and keys, with shared QK)
-        self.to_k = None if self.shared_qk else nn.Linear(d_model, d_model, bias=bias)
-        self.to_v = nn.Linear(d_model, d_model, bias=bias)
-        self.to_out = nn.Linear(d_model, d_model, bias=bias)
+        self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_head
+        inner = n_heads * d_head                                      # h d: d_model unless d_head is given
+        self.to_q = nn.Linear(d_model, inner, bias=bias)              # queries (and keys, with shared QK)
+        self.to_k = None if self.shared_qk else nn.Linear(d_model, inner, bias=bias)
+        self.to_v = nn.Linear(d_model, inner, bias=bias)
+        self.to_out = nn.Linear(inner, d_model, bias=bias)
         self.out_dropout = nn.Dropout(check_prob('out_dropout', out_dropout))
 
     def forward(self,

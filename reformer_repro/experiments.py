@@ -328,10 +328,11 @@ def make_dataloaders(d:DataConfig, # the data config
 # %% ../nbs/11_experiments.ipynb #b74331c0
 def _attn_flops(cfg:ReformerConfig, n:int) -> float:
     "Forward FLOPs of one layer's attention products (QK^T and AV) for one sequence."
+    hd = cfg.n_heads * (cfg.d_head or cfg.d_model // cfg.n_heads)    # h d: the width of all heads together
     def one(kind):                                                    # each chunked query sees its chunk and the one before
-        if kind == 'full': return 4. * n * n * cfg.d_model
-        if kind == 'local': return 4. * n * 2 * min(cfg.local_chunk_size or cfg.chunk_size, n) * cfg.d_model
-        return 4. * n * cfg.n_rounds * 2 * cfg.chunk_size * cfg.d_model
+        if kind == 'full': return 4. * n * n * hd
+        if kind == 'local': return 4. * n * 2 * min(cfg.local_chunk_size or cfg.chunk_size, n) * hd
+        return 4. * n * cfg.n_rounds * 2 * cfg.chunk_size * hd
     return sum(one(layer_attn(cfg, i)) for i in range(cfg.n_layers)) / cfg.n_layers
 
 def estimate(cfg:ExperimentConfig, # the experiment

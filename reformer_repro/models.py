@@ -30,7 +30,8 @@ class ReformerConfig:
     "Every setting of `TransformerLM` and `ReformerLM`; `validate()` names the field and the fix of any inconsistency."
     vocab_size:int=256 # tokens (bytes: 256)
     d_model:int=256 # d, the model width
-    n_heads:int=4 # h; must divide d_model
+    n_heads:int=4 # h; must divide d_model unless d_head is given
+    d_head:int|None=None # d, the width of one head (queries, keys, values); None: d_model / n_heads
     d_ff:int=1024 # feed-forward hidden width
     n_layers:int=2 # n_l
     max_seq_len:int=1024 # the longest sequence the positions cover
@@ -100,7 +101,7 @@ def validate(self:ReformerConfig) -> ReformerConfig:
     "Check every field with the layers' own checks; return the config, or raise an `InputError` naming the field."
     for k in ('vocab_size', 'd_ff', 'n_layers', 'max_seq_len', 'ff_chunks', 'chunk_size'): check_int(_f(k), getattr(self, k))
     check_int(_f('seed'), self.seed, 0, 2**63 - 1)
-    check_heads(self.d_model, self.n_heads, (_f('d_model'), _f('n_heads')))
+    check_heads(self.d_model, self.n_heads, (_f('d_model'), _f('n_heads'), _f('d_head')), self.d_head)
     for k in _BOOLS:
         if not isinstance(getattr(self, k), bool): raise InputError(f"{_f(k)} must be True or False, got {getattr(self, k)!r}")
     for k, choices in _CHOICES.items():
@@ -184,7 +185,7 @@ def attention_core(cfg:ReformerConfig, # the model's config
     "The attention core of layer `i` in `mode`: the one place where a config becomes an attention module."
     mode, i = check_mode(mode, cfg), check_int('i', i, 0)
     kind = layer_attn(cfg, i)
-    scale = (cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
+    scale = (cfg.d_head or cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
     shared = cfg.shared_qk or kind == 'lsh'                           # an LSH layer's weights are shared-QK weights
     if kind == 'local':                                               # not an approximation of full attention: no mode changes it
         return LocalAttention(cfg.local_chunk_size or cfg.chunk_size, cfg.causal, shared, dropout=cfg.attn_dropout, scale=scale, norm_keys=cfg.norm_keys)
@@ -196,7 +197,7 @@ def attention_core(cfg:ReformerConfig, # the model's config
 
 def _layer(cfg:ReformerConfig, i:int) -> nn.Module:
     "Layer `i`: attention and chunked feed-forward, in a reversible or an ordinary residual block."
-    attn = SelfAttention(cfg.d_model, cfg.n_heads, attention_core(cfg, i), out_dropout=cfg.dropout)
+    attn = SelfAttention(cfg.d_model, cfg.n_heads, attention_core(cfg, i), out_dropout=cfg.dropout, d_head=cfg.d_head)
     ff = nn.Sequential(FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.ff_activation), nn.Dropout(cfg.dropout))
     if not cfg.pre_norm: return ResidualBlock(attn, Chunked(ff, cfg.ff_chunks), post_norm=cfg.d_model)
     f, g = PreNorm(cfg.d_model, attn), Chunked(PreNorm(cfg.d_model, ff), cfg.ff_chunks)
