@@ -11,7 +11,7 @@ import torch
 from .core import InputError, IntegrityError, ReproError, RunError, StorageError, check_int, default_device, seed_everything
 from .data import cache_dir, duplication_dataloaders, enwik8, lm_dataloaders, shakespeare, text_corpus
 from .tokenizers import ByteTokenizer
-from .attention import MAX_ROUNDS
+from .attention import MAX_ROUNDS, check_heads
 from .models import LanguageModel, ReformerConfig, ReformerLM, layer_attn, lsh_refused
 from .runs import (RunLock, atomic_write_text, check_writable, clean_stale_temps, config_diff, load_checkpoint,
                                  new_run_dir, read_manifest, wandb_callbacks, wandb_mode, write_manifest)
@@ -328,7 +328,7 @@ def make_dataloaders(d:DataConfig, # the data config
 # %% ../nbs/11_experiments.ipynb #b74331c0
 def _attn_flops(cfg:ReformerConfig, n:int) -> float:
     "Forward FLOPs of one layer's attention products (QK^T and AV) for one sequence."
-    hd = cfg.n_heads * (cfg.d_head or cfg.d_model // cfg.n_heads)    # h d: the width of all heads together
+    hd = cfg.n_heads * check_heads(cfg.d_model, cfg.n_heads, d_head=cfg.d_head)   # h d: the width of all heads together
     def one(kind):                                                    # each chunked query sees its chunk and the one before
         if kind == 'full': return 4. * n * n * hd
         if kind == 'local': return 4. * n * 2 * min(cfg.local_chunk_size or cfg.chunk_size, n) * hd

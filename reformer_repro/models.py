@@ -185,7 +185,7 @@ def attention_core(cfg:ReformerConfig, # the model's config
     "The attention core of layer `i` in `mode`: the one place where a config becomes an attention module."
     mode, i = check_mode(mode, cfg), check_int('i', i, 0)
     kind = layer_attn(cfg, i)
-    scale = (cfg.d_head or cfg.d_model // cfg.n_heads) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
+    scale = check_heads(cfg.d_model, cfg.n_heads, d_head=cfg.d_head) ** -0.5 if cfg.shared_qk_sqrt_d else None  # None: `logit_scale`
     shared = cfg.shared_qk or kind == 'lsh'                           # an LSH layer's weights are shared-QK weights
     if kind == 'local':                                               # not an approximation of full attention: no mode changes it
         return LocalAttention(cfg.local_chunk_size or cfg.chunk_size, cfg.causal, shared, dropout=cfg.attn_dropout, scale=scale, norm_keys=cfg.norm_keys)
